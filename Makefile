@@ -1,0 +1,125 @@
+# mailroom: build, set up, run, test.
+#
+# A program F/mailroom-X.c links, in this order: its main object, the archive of its folder's
+# other .c files (build/F.a), lib/'s archive (build/libmr.a), then the libraries named in
+# LIBS_<program> below. The cdb rule of LIBRARIES.md: tinycdb's static archive always comes
+# before -lskarnet; libowfat is never linked with skalibs.
+
+SHELL := /bin/bash
+CC ?= cc
+ifeq ($(CC),cc)
+CC := gcc
+endif
+HOME_RAW := $(or $(MAILROOM_HOME),$(shell head -n 1 conf-home))
+HOME_DIR := $(if $(filter /%,$(HOME_RAW)),$(HOME_RAW),$(CURDIR)/$(HOME_RAW))
+
+WARN := -Wall -Wextra -Werror -Wvla -Wno-unused-parameter
+CFLAGS_BASE := -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -O2 -g -Ilib -Ibuild
+ifeq ($(SANITIZE),1)
+CFLAGS_BASE += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+ALL_CFLAGS := $(CFLAGS_BASE) $(WARN) $(CFLAGS)
+
+CDB := -l:libcdb.a
+SKA := -lskarnet
+
+# --- link lines, one per program, in link order ---------------------------------------------
+LIBS_mailroom-queue   := $(SKA)
+LIBS_mailroom-inject  := $(SKA)
+LIBS_mailroom-send    := $(SKA)
+LIBS_mailroom-start   := $(SKA)
+LIBS_mailroom-lspawn  := $(CDB) $(SKA)
+LIBS_mailroom-local   := $(CDB) $(SKA)
+LIBS_mailroom-newu    := $(CDB) $(SKA)
+
+FOLDERS := queue send local smtpd pop3d remote
+PROGS := $(notdir $(basename $(foreach f,$(FOLDERS),$(wildcard $(f)/mailroom-*.c))))
+BINS := $(addprefix build/bin/,$(PROGS)) build/bin/sendmail
+
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(patsubst lib/%.c,build/obj/lib/%.o,$(LIB_SRC)) build/obj/auto_home.o
+mods = $(filter-out $(1)/mailroom-%.c,$(wildcard $(1)/*.c))
+ALL_SRC := $(LIB_SRC) $(foreach f,$(FOLDERS),$(wildcard $(f)/*.c)) $(wildcard TESTS/unit/*.c)
+
+.PHONY: all deps setup run check unit clean relink print-libs FORCE
+all: build/.deps $(BINS)
+
+build/.deps: lib/sh/deps.sh
+	@bash lib/sh/deps.sh
+	@mkdir -p build && touch $@
+
+deps:
+	@bash lib/sh/deps.sh
+
+# The compiled-in home: rewritten only when it changes, so a rebuild is as small as it can be.
+build/auto_home.c: FORCE
+	@mkdir -p build
+	@printf 'char const auto_home[] = "%s";\n' '$(HOME_DIR)' > $@.new
+	@if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
+
+build/obj/auto_home.o: build/auto_home.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+build/obj/%.o: %.c build/.deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+build/libmr.a: $(LIB_OBJ)
+	@rm -f $@; ar rcs $@ $^
+
+define folder_rules
+build/$(1).a: $(patsubst %.c,build/obj/%.o,$(call mods,$(1))) build/obj/lib/.keep
+	@rm -f $$@; ar rcs $$@ $$(filter %.o,$$^)
+build/bin/%: build/obj/$(1)/%.o build/$(1).a build/libmr.a
+	@mkdir -p build/bin
+	$$(CC) $$(LDFLAGS) -o $$@ $$< build/$(1).a build/libmr.a $$(LIBS_$$*)
+endef
+$(foreach f,$(FOLDERS),$(eval $(call folder_rules,$(f))))
+build/obj/lib/.keep:
+	@mkdir -p $(dir $@) && touch $@
+
+build/bin/sendmail: | build/.deps
+	@mkdir -p build/bin && ln -sf mailroom-inject $@
+
+-include $(shell find build/obj -name '*.d' 2>/dev/null)
+
+# --- another instance: the same objects linked with another compiled-in home -----------------
+# `make relink RELINK_HOME=/tmp/x RELINK_OUT=/tmp/x/build` gives a test or a second instance
+# its own binaries without a second build of everything (only auto_home differs).
+relink: all
+	@test -n "$(RELINK_OUT)" -a -n "$(RELINK_HOME)" || { echo "relink: set RELINK_HOME and RELINK_OUT" >&2; exit 100; }
+	@mkdir -p '$(RELINK_OUT)'
+	@printf 'char const auto_home[] = "%s";\n' '$(RELINK_HOME)' > '$(RELINK_OUT)/auto_home.c'
+	@$(CC) $(ALL_CFLAGS) -c -o '$(RELINK_OUT)/auto_home.o' '$(RELINK_OUT)/auto_home.c'
+	@rm -f '$(RELINK_OUT)/libmr.a' && cp build/libmr.a '$(RELINK_OUT)/libmr.a' && ar rcs '$(RELINK_OUT)/libmr.a' '$(RELINK_OUT)/auto_home.o'
+	@for f in $(FOLDERS); do for m in $$f/mailroom-*.c; do [ -e "$$m" ] || continue; p=$$(basename $$m .c); \
+	  $(CC) $(LDFLAGS) -o '$(RELINK_OUT)'/$$p build/obj/$$f/$$p.o build/$$f.a '$(RELINK_OUT)/libmr.a' $$(make -s --no-print-directory print-libs P=$$p) || exit 1; done; done
+	@ln -sf mailroom-inject '$(RELINK_OUT)/sendmail'
+
+print-libs:
+	@echo '$(LIBS_$(P))'
+
+# --- unit tests: each TESTS/unit/test_X.c links every folder archive and lib ---------------
+UNIT_SRC := $(wildcard TESTS/unit/test_*.c)
+UNIT_BINS := $(patsubst TESTS/unit/%.c,build/test/%,$(UNIT_SRC))
+FOLDER_ARCHIVES := $(foreach f,$(FOLDERS),build/$(f).a)
+build/test/%: build/obj/TESTS/unit/%.o $(FOLDER_ARCHIVES) build/libmr.a
+	@mkdir -p build/test
+	$(CC) $(LDFLAGS) -o $@ $< $(FOLDER_ARCHIVES) build/libmr.a $(CDB) $(SKA)
+
+unit: all $(UNIT_BINS)
+
+# --- the instance ---------------------------------------------------------------------------
+setup: all
+	@bash lib/sh/setup.sh '$(HOME_DIR)'
+
+run: setup
+	@bash lib/sh/run.sh '$(HOME_DIR)'
+
+check: all $(UNIT_BINS)
+	@bash TESTS/run.sh
+
+clean:
+	rm -rf build

@@ -1,0 +1,40 @@
+#!/bin/bash
+# Install what mailroom builds and runs with, from Debian's packages, when it is missing.
+# Also unpacks libowfat into a private prefix (build/owfat): libowfat-dev conflicts with
+# libcdb-dev (LIBRARIES.md, trap 2), so it is never installed system-wide.
+set -eu
+cd "$(dirname "$0")/../.."
+
+pkgs="skalibs-dev libcdb-dev tinycdb ucspi-tcp-ipv6 daemontools python3 procps curl swaks"
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+updated=0
+apt_update() {
+  [ $updated = 1 ] && return 0
+  apt-get update -qq >/dev/null 2>&1 || apt-get update -qq
+  updated=1
+}
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "deps: missing Debian packages:$missing; run 'make' once as root, or: apt-get install$missing" >&2
+    exit 1
+  fi
+  echo "deps: installing$missing"
+  apt_update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi
+
+if [ ! -f build/owfat/usr/lib/libowfat.a ] && [ ! -f build/owfat/usr/lib/x86_64-linux-gnu/libowfat.a ]; then
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  echo "deps: unpacking libowfat into build/owfat"
+  if ! (cd "$tmp" && apt-get download libowfat-dev libowfat0 >/dev/null 2>&1); then
+    [ "$(id -u)" = 0 ] && apt_update
+    (cd "$tmp" && apt-get download libowfat-dev libowfat0 >/dev/null)
+  fi
+  mkdir -p build/owfat
+  for d in "$tmp"/*.deb; do dpkg -x "$d" build/owfat; done
+fi
+exit 0
