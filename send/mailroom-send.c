@@ -1,0 +1,131 @@
+/* mailroom-send: the queue manager. Runs as mrsend, started by mailroom-start with the pipes
+   to mailroom-lspawn on fds 3 (requests) and 4 (replies), and to mailroom-rspawn on 5 and 6
+   when there is one. It trusts the queue and its spawners; nothing it reads comes from the
+   network. It logs one line per event on stdout. Signals: TERM stops after the deliveries
+   under way, ALRM retries everything now, HUP rereads the control files. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include <skalibs/iopause.h>
+#include <skalibs/selfpipe.h>
+#include <skalibs/sig.h>
+#include <skalibs/strerr.h>
+#include <skalibs/tai.h>
+#include "auto_home.h"
+#include "send.h"
+
+#define PICKUP_SLICE 20 /* new messages taken between two rounds of deliveries: a burst of
+                           injections cannot starve the deliveries already due */
+#define RESCAN_EVERY 60 /* seconds between looks at queue/new and queue/tmp without a trigger */
+
+static void die_root(void) { strerr_dief1x(111, "refusing to run as root"); }
+static void die_fds(void) { strerr_dief1x(111, "fds 3 and 4 must be the pipes to mailroom-lspawn (run mailroom-start)"); }
+static void die_trigger(void) { strerr_diefu1sys(111, "open queue/lock/trigger"); }
+static void die_spawner(char const *c) { strerr_dief3x(111, "the ", c, " spawner went away"); }
+
+static int isopen(int fd)
+{
+  return fcntl(fd, F_GETFD) >= 0;
+}
+
+/* Everything waiting for a retry is due now (SIGALRM, as qmail-send does). */
+static void retry_all(struct send *s)
+{
+  for (size_t k = 0; k < s->heaplen; k++) s->heap[k].when = 0;
+}
+
+static void handle_signals(struct send *s)
+{
+  int sig;
+  while ((sig = selfpipe_read()) > 0) {
+    if (sig == SIGTERM && !s->stopping) {
+      s->stopping = 1;
+      log_line("stop", 0, "inflight=%u", s->ch[0].busy + s->ch[1].busy);
+    } else if (sig == SIGALRM)
+      retry_all(s);
+    else if (sig == SIGHUP) {
+      unsigned long cl = s->cf.conclocal, cr = s->cf.concremote;
+      config_read(&s->cf);
+      s->cf.conclocal = cl, s->cf.concremote = cr; /* the slot tables keep their size */
+      log_line("reload", 0, "control=reread");
+    }
+  }
+  if (sig < 0) strerr_diefu1sys(111, "read the selfpipe");
+}
+
+int main(int argc, char const *const *argv)
+{
+  static struct send s;
+  int trig, trigw, spfd, newpending = 1;
+  time_t lastscan;
+  PROG = "mailroom-send";
+  if (!getuid()) die_root();
+  if (!isopen(3) || !isopen(4)) die_fds();
+  if (chdir(auto_home) < 0) strerr_diefu2sys(111, "chdir to ", auto_home);
+  config_read(&s.cf);
+  if (chan_init(&s.ch[CHAN_LOCAL], "local", 3, 4, (unsigned)s.cf.conclocal) < 0 ||
+      chan_init(&s.ch[CHAN_REMOTE], "remote", isopen(5) && isopen(6) ? 5 : -1, isopen(5) && isopen(6) ? 6 : -1,
+                (unsigned)s.cf.concremote) < 0)
+    strerr_diefu1sys(111, "allocate the channels");
+  trig = open("queue/lock/trigger", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (trig < 0) die_trigger();
+  trigw = open("queue/lock/trigger", O_WRONLY | O_NONBLOCK | O_CLOEXEC); /* so reads never see EOF */
+  if (trigw < 0) die_trigger();
+  spfd = selfpipe_init();
+  if (spfd < 0 || selfpipe_trap(SIGTERM) < 0 || selfpipe_trap(SIGALRM) < 0 || selfpipe_trap(SIGHUP) < 0)
+    strerr_diefu1sys(111, "set up signals");
+  sig_ignore(SIGPIPE);
+  tain_now_set_stopwatch_g();
+  tain_now_g();
+  lastscan = time(0);
+  log_line("start", 0, "home=%s local=%lu remote=%lu%s", auto_home, s.cf.conclocal, s.cf.concremote,
+           s.ch[CHAN_REMOTE].wfd < 0 ? " remote_channel=none" : "");
+  scan_start(&s, lastscan);
+
+  for (;;) {
+    iopause_fd x[4];
+    tain deadline;
+    time_t now = time(0), next;
+    unsigned n = 2;
+    sched_due(&s, now);
+    for (int c = 0; c < NCHAN; c++) chan_dispatch(&s, &s.ch[c]);
+    log_flush();
+    if (s.stopping && !s.ch[0].busy && !s.ch[1].busy) break;
+    if (s.stopping) newpending = 0;
+    next = sched_next(&s);
+    if (newpending) next = now;
+    else if (!next || next > lastscan + RESCAN_EVERY) next = lastscan + RESCAN_EVERY;
+    tain_now_g();
+    tain_addsec_g(&deadline, next > now ? (int)(next - now) : 0);
+    x[0] = (iopause_fd){ .fd = spfd, .events = IOPAUSE_READ };
+    x[1] = (iopause_fd){ .fd = trig, .events = IOPAUSE_READ };
+    for (int c = 0; c < NCHAN; c++)
+      if (s.ch[c].rfd >= 0) x[n++] = (iopause_fd){ .fd = s.ch[c].rfd, .events = IOPAUSE_READ };
+    if (iopause_g(x, n, &deadline) < 0) strerr_diefu1sys(111, "iopause");
+    now = time(0);
+    if (x[0].revents & IOPAUSE_READ) handle_signals(&s);
+    if (x[1].revents & IOPAUSE_READ) {
+      char buf[256];
+      while (read(trig, buf, sizeof buf) > 0) ;
+      newpending = 1;
+    }
+    for (unsigned k = 2; k < n; k++) {
+      struct chan *c = x[k].fd == s.ch[CHAN_LOCAL].rfd ? &s.ch[CHAN_LOCAL] : &s.ch[CHAN_REMOTE];
+      if ((x[k].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT)) && chan_read(&s, c, now) < 0) die_spawner(c->name);
+    }
+    if (now >= lastscan + RESCAN_EVERY) {
+      lastscan = now;
+      newpending = 1;
+      scan_tmp(now);
+    }
+    if (newpending && !s.stopping) newpending = scan_new(&s, PICKUP_SLICE, now);
+  }
+  log_line("exit", 0, "queued=%lu", s.nmsgs);
+  log_flush();
+  (void)argc;
+  (void)argv;
+  (void)trigw;
+  return 0;
+}

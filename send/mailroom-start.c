@@ -1,0 +1,87 @@
+/* mailroom-start: starts the queue manager and its spawners, as qmail-start does. The send
+   service's run script runs it as root: it forks mailroom-lspawn (which stays root), and
+   mailroom-rspawn as mrremote when it is installed, then becomes mrsend and execs
+   mailroom-send with the pipes on fds 3-6 (INTERNALS.md). Run by an ordinary user, every
+   program stays that user. stdout and stderr are the log, inherited by all three. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <skalibs/strerr.h>
+#include "auto_home.h"
+#include "roles.h"
+
+static void die_pipe(void) { strerr_diefu1sys(111, "make a pipe"); }
+static void die_fork(void) { strerr_diefu1sys(111, "fork"); }
+static void die_user(char const *u) { strerr_dief3x(111, "no user ", u, ": run make setup as root"); }
+static void die_drop(char const *u) { strerr_diefu2sys(111, "switch to user ", u); }
+
+/* Becomes a role user. Only root switches; an ordinary user runs everything as itself. */
+static void become(char const *role)
+{
+  struct passwd *pw;
+  gid_t g;
+  if (getuid()) return;
+  pw = getpwnam(role);
+  if (!pw) die_user(role);
+  g = pw->pw_gid;
+  if (setgroups(1, &g) < 0 || setgid(g) < 0 || setuid(pw->pw_uid) < 0) die_drop(role);
+  if (!getuid() || !geteuid()) die_drop(role);
+}
+
+/* A pipe with both ends above the fds we are about to fill, so dup2 never clobbers one. */
+static void hipipe(int p[2])
+{
+  int q[2];
+  if (pipe(q) < 0) die_pipe();
+  p[0] = fcntl(q[0], F_DUPFD_CLOEXEC, 10);
+  p[1] = fcntl(q[1], F_DUPFD_CLOEXEC, 10);
+  if (p[0] < 0 || p[1] < 0) die_pipe();
+  close(q[0]);
+  close(q[1]);
+}
+
+/* Forks a spawner with requests on its fd 0 and replies on its fd 1. */
+static void spawner(char const *prog, char const *role, int req[2], int rep[2])
+{
+  pid_t pid;
+  hipipe(req);
+  hipipe(rep);
+  pid = fork();
+  if (pid < 0) die_fork();
+  if (!pid) {
+    char path[1024];
+    char *argv[2];
+    if (role) become(role);
+    if (dup2(req[0], 0) < 0 || dup2(rep[1], 1) < 0) _exit(111);
+    snprintf(path, sizeof path, "%s/bin/%s", auto_home, prog);
+    argv[0] = (char *)prog;
+    argv[1] = 0;
+    execv(path, argv);
+    strerr_diefu2sys(111, "run ", path);
+  }
+  close(req[0]);
+  close(rep[1]);
+}
+
+int main(void)
+{
+  char path[1024];
+  int lreq[2], lrep[2], rreq[2], rrep[2], null;
+  PROG = "mailroom-start";
+  if (chdir(auto_home) < 0) strerr_diefu2sys(111, "chdir to ", auto_home);
+  spawner("mailroom-lspawn", 0, lreq, lrep);
+  snprintf(path, sizeof path, "%s/bin/mailroom-rspawn", auto_home);
+  if (access(path, X_OK) == 0) spawner("mailroom-rspawn", ROLE_REMOTE, rreq, rrep);
+  else rreq[1] = rrep[0] = -1;
+  null = open("/dev/null", O_RDONLY);
+  if (null < 0 || dup2(null, 0) < 0) strerr_diefu1sys(111, "open /dev/null");
+  if (dup2(lreq[1], 3) < 0 || dup2(lrep[0], 4) < 0) strerr_diefu1sys(111, "set up fds 3 and 4");
+  if (rreq[1] >= 0 && (dup2(rreq[1], 5) < 0 || dup2(rrep[0], 6) < 0)) strerr_diefu1sys(111, "set up fds 5 and 6");
+  become(ROLE_SEND);
+  snprintf(path, sizeof path, "%s/bin/mailroom-send", auto_home);
+  execl(path, "mailroom-send", (char *)0);
+  strerr_diefu2sys(111, "run ", path);
+}

@@ -1,0 +1,125 @@
+#ifndef MAILROOM_SEND_H
+#define MAILROOM_SEND_H
+/* mailroom-send's state, owned by main and passed by pointer to each subsystem. */
+#include <stddef.h>
+#include <time.h>
+#include "qid.h"
+
+#define CHAN_LOCAL 0
+#define CHAN_REMOTE 1
+#define NCHAN 2
+
+#define CONCURRENCY_MAX 1000
+#define TEXT_MAX 900 /* a spawner's result text; INTERNALS.md */
+#define INFO_HEADER 64
+#define INFO_RECORD 256
+#define INFO_TEXT (INFO_RECORD - 25) /* bytes 24..254 of a record */
+
+struct msg {
+  struct msg *prev, *next; /* every message in memory */
+  char id[QID_MAX + 1];
+  unsigned long long arrival;
+  unsigned long long msglen;
+  char *env; /* the envelope, owned */
+  size_t envlen;
+  char const **rcpt; /* into env */
+  unsigned nrcpt;
+  unsigned char *state; /* per recipient: 'T' 'D' 'F' 'B' (INTERNALS.md) */
+  unsigned char *chan;  /* 'L' or 'R' */
+  unsigned *attempts;
+  time_t *nexttry;
+  unsigned todo;     /* recipients in 'T' */
+  unsigned inflight; /* recipients being delivered now */
+  unsigned failed;   /* recipients in 'F' */
+};
+
+struct job {
+  struct msg *m;
+  unsigned i;
+};
+
+/* A retry entry with this recipient index means: try the message's bounce again. */
+#define BOUNCE_RETRY (~0U)
+
+struct retry {
+  time_t when;
+  struct msg *m;
+  unsigned i;
+};
+
+struct chan {
+  char const *name;
+  int wfd, rfd; /* -1 when the channel has no spawner */
+  unsigned conc, busy;
+  struct job *slot;        /* conc entries; m == 0 when free */
+  struct job *ready;       /* FIFO ring of jobs due now */
+  size_t rhead, rlen, rcap;
+  char *rbuf; /* partial replies from the spawner */
+  size_t rbuflen;
+};
+
+struct config {
+  char me[256];
+  char *locals; /* NUL-separated lines */
+  size_t localslen;
+  unsigned long conclocal, concremote;
+  unsigned long retrybase, retrymax, lifetime;
+  char bouncefrom[300];
+};
+
+struct send {
+  struct config cf;
+  struct chan ch[NCHAN];
+  struct msg *msgs; /* list head */
+  unsigned long nmsgs;
+  struct retry *heap;
+  size_t heaplen, heapcap;
+  unsigned long long dcount; /* delivery numbers in the log */
+  int stopping;
+  void *newdir; /* the place in queue/new between two slices of pick-up */
+};
+
+/* send_log.c: one line per event on stdout. */
+extern void log_line(char const *event, struct msg const *m, char const *fmt, ...)
+  __attribute__((format(printf, 3, 4)));
+extern void log_flush(void);
+extern void log_quote(char *out, size_t n, char const *text);
+
+/* send_info.c: the per-message state file (INTERNALS.md). */
+extern int info_create(struct msg const *m);
+extern int info_load(struct msg *m);
+extern int info_update(struct msg const *m, unsigned i, char const *text);
+
+/* send_msg.c: loading, picking up, finishing messages. */
+extern struct msg *msg_load(struct send *s, char const *dir, char const *id, int fresh);
+extern void msg_finish(struct send *s, struct msg *m);
+extern int msg_islocal(struct config const *cf, char const *addr);
+extern void msg_free(struct msg *m);
+
+/* send_sched.c: ready queues and the retry heap. */
+extern int sched_ready(struct send *s, struct msg *m, unsigned i);
+extern int sched_later(struct send *s, struct msg *m, unsigned i, time_t when);
+extern void sched_due(struct send *s, time_t now);
+extern time_t sched_next(struct send const *s);
+extern time_t sched_backoff(struct config const *cf, unsigned attempts, time_t now);
+extern int sched_queue_msg(struct send *s, struct msg *m, time_t now);
+
+/* send_chan.c: the pipes to mailroom-lspawn and mailroom-rspawn. */
+extern int chan_init(struct chan *c, char const *name, int wfd, int rfd, unsigned conc);
+extern void chan_dispatch(struct send *s, struct chan *c);
+extern int chan_read(struct send *s, struct chan *c, time_t now);
+
+/* send_result.c: what a delivery's result does to its message. */
+extern void result_apply(struct send *s, struct msg *m, unsigned i, char r, char const *text, time_t now);
+
+/* send_bounce.c */
+extern int bounce_send(struct send *s, struct msg *m);
+
+/* send_scan.c: the queue folders. */
+extern void scan_start(struct send *s, time_t now);
+extern int scan_new(struct send *s, unsigned max, time_t now);
+extern void scan_tmp(time_t now);
+
+/* config */
+extern int config_read(struct config *cf);
+#endif
