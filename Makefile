@@ -42,7 +42,7 @@ LIB_OBJ := $(patsubst lib/%.c,build/obj/lib/%.o,$(LIB_SRC)) build/obj/auto_home.
 mods = $(filter-out $(1)/mailroom-%.c,$(wildcard $(1)/*.c))
 ALL_SRC := $(LIB_SRC) $(foreach f,$(FOLDERS),$(wildcard $(f)/*.c)) $(wildcard TESTS/unit/*.c)
 
-.PHONY: all deps setup run check unit clean relink print-libs FORCE
+.PHONY: all deps setup run check unit clean relink print-libs fuzz fuzz-build FORCE
 all: build/.deps $(BINS)
 
 build/.deps: lib/sh/deps.sh
@@ -111,6 +111,32 @@ build/test/%: build/obj/TESTS/unit/%.o $(FOLDER_ARCHIVES) build/libmr.a
 
 unit: all $(UNIT_BINS)
 
+# --- fuzzing: TESTS/fuzz/fuzz_NAME.c, seed corpus in TESTS/fuzz/NAME/ ----------------------
+# Built with clang and libFuzzer over every module compiled with coverage, so a target can
+# call any parser. `make fuzz` runs each for FUZZ_SECONDS; `make check` replays the corpora.
+FUZZ_SECONDS ?= 60
+FUZZ_CC := clang
+FUZZ_FLAGS := -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -O1 -g -Ilib -Ibuild -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_SRC := $(wildcard TESTS/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst TESTS/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+FUZZ_MOD_SRC := $(LIB_SRC) $(foreach f,$(FOLDERS),$(call mods,$(f)))
+FUZZ_MOD_OBJ := $(patsubst %.c,build/fuzz/obj/%.o,$(FUZZ_MOD_SRC)) build/fuzz/obj/auto_home.o
+build/fuzz/obj/%.o: %.c build/.deps
+	@mkdir -p $(dir $@)
+	@$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+build/fuzz/obj/auto_home.o: build/auto_home.c
+	@mkdir -p $(dir $@)
+	@$(FUZZ_CC) $(FUZZ_FLAGS) -c -o $@ $<
+build/fuzz/mods.a: $(FUZZ_MOD_OBJ)
+	@rm -f $@; ar rcs $@ $^
+build/fuzz/%: TESTS/fuzz/%.c build/fuzz/mods.a
+	@$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/mods.a $(CDB) $(SKA)
+fuzz-build: all $(FUZZ_BINS)
+fuzz: fuzz-build
+	@for b in $(FUZZ_BINS); do n=$${b#build/fuzz/fuzz_}; mkdir -p build/fuzz/corpus/$$n; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+	  $$b -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 build/fuzz/corpus/$$n TESTS/fuzz/$$n 2>&1 | tail -n 3 || exit 1; done
+
 # --- the instance ---------------------------------------------------------------------------
 setup: all
 	@bash lib/sh/setup.sh '$(HOME_DIR)'
@@ -118,7 +144,7 @@ setup: all
 run: setup
 	@bash lib/sh/run.sh '$(HOME_DIR)'
 
-check: all $(UNIT_BINS)
+check: all $(UNIT_BINS) $(FUZZ_BINS)
 	@bash TESTS/run.sh
 
 clean:

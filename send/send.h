@@ -36,6 +36,7 @@ struct msg {
 struct job {
   struct msg *m;
   unsigned i;
+  unsigned long long d; /* the delivery's number in the log, while it runs */
 };
 
 /* A retry entry with this recipient index means: try the message's bounce again. */
@@ -110,7 +111,8 @@ extern void chan_dispatch(struct send *s, struct chan *c);
 extern int chan_read(struct send *s, struct chan *c, time_t now);
 
 /* send_result.c: what a delivery's result does to its message. */
-extern void result_apply(struct send *s, struct msg *m, unsigned i, char r, char const *text, time_t now);
+extern void result_apply(struct send *s, struct msg *m, unsigned i, unsigned long long d, char r, char const *text,
+                         time_t now);
 
 /* send_bounce.c */
 extern int bounce_send(struct send *s, struct msg *m);

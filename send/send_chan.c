@@ -47,14 +47,15 @@ void chan_dispatch(struct send *s, struct chan *c)
     c->rlen--;
     if (j.m->state[j.i] != 'T') continue;
     if (c->wfd < 0) {
-      result_apply(s, j.m, j.i, 'Z', "4.3.2 no delivery program runs for this channel yet", time(0));
+      result_apply(s, j.m, j.i, 0, 'Z', "4.3.2 no delivery program runs for this channel yet", time(0));
       continue;
     }
     while (c->slot[k].m) k++;
+    j.d = ++s->dcount;
     c->slot[k] = j;
     c->busy++;
     j.m->inflight++;
-    log_line("start", j.m, "d=%llu chan=%s to=<%s>", ++s->dcount, c->name, j.m->rcpt[j.i]);
+    log_line("start", j.m, "d=%llu chan=%s to=<%s>", j.d, c->name, j.m->rcpt[j.i]);
     if (request(c, k, j.m, j.i) < 0) strerr_diefu2sys(111, "write to ", c->name);
   }
 }
@@ -81,7 +82,7 @@ int chan_read(struct send *s, struct chan *c, time_t now)
     c->slot[slot].m = 0;
     c->busy--;
     j.m->inflight--;
-    result_apply(s, j.m, j.i, z1[1], z1 + 2, now);
+    result_apply(s, j.m, j.i, j.d, z1[1], z1 + 2, now);
     c->rbuflen -= (size_t)(z2 + 1 - c->rbuf);
     memmove(c->rbuf, z2 + 1, c->rbuflen);
   }

@@ -17,7 +17,7 @@ static int fifo_push(struct chan *c, struct msg *m, unsigned i)
     c->rcap = ncap;
     c->rhead = 0;
   }
-  c->ready[(c->rhead + c->rlen) % c->rcap] = (struct job){ m, i };
+  c->ready[(c->rhead + c->rlen) % c->rcap] = (struct job){ m, i, 0 };
   c->rlen++;
   return 0;
 }
