@@ -18,7 +18,9 @@
 
 #define PICKUP_SLICE 20 /* new messages taken between two rounds of deliveries: a burst of
                            injections cannot starve the deliveries already due */
-#define RESCAN_EVERY 60 /* seconds between looks at queue/new and queue/tmp without a trigger */
+#define RESCAN_EVERY 60 /* seconds between looks at queue/new without a trigger */
+#define TMPSCAN_EVERY 10 /* seconds between looks at queue/tmp: as often as send_scan.c's
+                            TMP_DEAD_AGE, so a dead injector's file goes within 20 s */
 
 static void die_root(void) { strerr_dief1x(111, "refusing to run as root"); }
 static void die_fds(void) { strerr_dief1x(111, "fds 3 and 4 must be the pipes to mailroom-lspawn (run mailroom-start)"); }
@@ -59,7 +61,7 @@ int main(int argc, char const *const *argv)
 {
   static struct send s;
   int trig, trigw, spfd, newpending = 1;
-  time_t lastscan;
+  time_t lastscan, lasttmp;
   PROG = "mailroom-send";
   if (!getuid()) die_root();
   if (!isopen(3) || !isopen(4)) die_fds();
@@ -79,7 +81,7 @@ int main(int argc, char const *const *argv)
   sig_ignore(SIGPIPE);
   tain_now_set_stopwatch_g();
   tain_now_g();
-  lastscan = time(0);
+  lastscan = lasttmp = time(0);
   log_line("start", 0, "home=%s local=%lu remote=%lu%s", auto_home, s.cf.conclocal, s.cf.concremote,
            s.ch[CHAN_REMOTE].wfd < 0 ? " remote_channel=none" : "");
   scan_start(&s, lastscan);
@@ -97,6 +99,7 @@ int main(int argc, char const *const *argv)
     next = sched_next(&s);
     if (newpending) next = now;
     else if (!next || next > lastscan + RESCAN_EVERY) next = lastscan + RESCAN_EVERY;
+    if (next > lasttmp + TMPSCAN_EVERY) next = lasttmp + TMPSCAN_EVERY;
     tain_now_g();
     tain_addsec_g(&deadline, next > now ? (int)(next - now) : 0);
     x[0] = (iopause_fd){ .fd = spfd, .events = IOPAUSE_READ };
@@ -118,6 +121,9 @@ int main(int argc, char const *const *argv)
     if (now >= lastscan + RESCAN_EVERY) {
       lastscan = now;
       newpending = 1;
+    }
+    if (now >= lasttmp + TMPSCAN_EVERY) {
+      lasttmp = now;
       scan_tmp(now);
     }
     if (newpending && !s.stopping) newpending = scan_new(&s, PICKUP_SLICE, now);
