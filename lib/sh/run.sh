@@ -126,6 +126,9 @@ for s in $(svdirs); do
        say "  $n: $(sed -n 's/^exec \(.*\)/\1/p' "$s/run" | tail -n 1) (log: $home/log/$n, tai64nlocal < $home/log/$n/current)" ;;
   esac
 done
+for b in "$home"/service/*/banner; do
+  [ -f "$b" ] && say "$(head -n 1 "$b")"
+done
 say "send a first message:"
 echo "    echo 'Subject: hello' | $home/bin/sendmail demo@localhost"
 echo "    ls $home/mail/demo/Maildir/new"

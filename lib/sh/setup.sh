@@ -210,7 +210,7 @@ write_script() {
 # One supervised service: service/NAME/run execs COMMAND with stderr in the log;
 # service/NAME/log/run runs multilog (as mrlog when root) into log/NAME.
 write_service() {
-  local name=$1 cmd=$2 logcmd
+  local name=$1 cmd="${*:2}" logcmd
   mkdir -p "service/$name/log" "log/$name"
   write_script "service/$name/run" <<EOF
 #!/bin/sh
@@ -225,6 +225,14 @@ exec $logcmd
 EOF
 }
 write_service send "$home/bin/mailroom-start"
+# Each further service (smtpd, pop3d, ...) sets itself up in lib/sh/setup.d/NAME.sh, sourced
+# here with $home, $bindir, $root and the functions above; it may write a one-line
+# service/NAME/banner that run.sh prints.
+for part in "$top"/lib/sh/setup.d/*.sh; do
+  [ -f "$part" ] || continue
+  # shellcheck disable=SC1090
+  . "$part" || die "$part failed" 111
+done
 for t in svscan supervise multilog setuidgid svc svok; do
   command -v $t >/dev/null || warn "$t is not installed (Debian package daemontools): make run needs it"
 done
