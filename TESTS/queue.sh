@@ -43,7 +43,7 @@ printf 'F\0Tc@d\0\0' > $W/qt.e0; $Q < $W/qt.m 1< $W/qt.e0; ok $? 0 "null sender"
 clean
 echo 10 > "$H"/control/databytes
 $Q < $W/qt.m 1< $W/qt.e 2>$W/qt.err; ok $? 31 "databytes exceeded"
-ok "$(cat $W/qt.err)" "mailroom-queue: fatal: message is larger than databytes (10)" "databytes: message"
+ok "$(cat $W/qt.err >&2)" "mailroom-queue: fatal: message is larger than databytes (10)" "databytes: message"
 ok "$(count new)$(count tmp)" 00 "databytes: nothing left"
 echo 17 > "$H"/control/databytes; $Q < $W/qt.m 1< $W/qt.e; ok $? 0 "databytes: exactly at limit"
 clean
@@ -57,28 +57,27 @@ for e in 'Fa@b\0\0' 'Fa@b\0Tc@d\0' 'Fa@b\0Tc@d\0\0x' 'Xa@b\0Tc@d\0\0' '' 'Fa@b\0
 done
 { printf 'Fa@b\0T'; head -c 1001 /dev/zero | tr '\0' x; printf '@d\0\0'; } > $W/qt.long
 $Q < $W/qt.m 1< $W/qt.long 2>$W/qt.err; ok $? 11 "long address: 11"; ok "$(count new)$(count tmp)" 00 "long address: nothing left"
-cat $W/qt.err
+cat $W/qt.err >&2
 # fd 2 closed: still works
 $Q < $W/qt.m 1< $W/qt.e 2>&-; ok $? 0 "fd 2 closed"; clean
 # fd 0 closed
-$Q <&- 1< $W/qt.e 2>$W/qt.err; ok $? 54 "fd 0 closed: 54"; cat $W/qt.err
+$Q <&- 1< $W/qt.e 2>$W/qt.err; ok $? 54 "fd 0 closed: 54"; cat $W/qt.err >&2
 # fd 1 open for writing only: read error
-$Q < $W/qt.m 1>$W/qt.w 2>$W/qt.err; ok $? 54 "fd 1 write-only: 54"; ok "$(count new)$(count tmp)" 00 "fd1 write-only: nothing left"; cat $W/qt.err
+$Q < $W/qt.m 1>$W/qt.w 2>$W/qt.err; ok $? 54 "fd 1 write-only: 54"; ok "$(count new)$(count tmp)" 00 "fd1 write-only: nothing left"; cat $W/qt.err >&2
 # trigger: a reader gets one byte
 ( exec 3<>"$H"/queue/lock/trigger; $Q < $W/qt.m 1< $W/qt.e; ok $? 0 "trigger with reader"; ok "$(timeout 1 head -c 1 <&3 | od -An -c | tr -d ' ')" '\0' "trigger: one byte" )
 clean
 # missing queue dir
-mv "$H"/queue "$H"/queue.x; $Q < $W/qt.m 1< $W/qt.e 2>$W/qt.err; ok $? 62 "missing queue: 62"; mv "$H"/queue.x "$H"/queue; cat $W/qt.err
-mv "$H"/queue/new "$H"/queue/new.x; $Q < $W/qt.m 1< $W/qt.e 2>$W/qt.err; ok $? 62 "missing new/: 62"; mv "$H"/queue/new.x "$H"/queue/new; ok "$(count tmp)" 0 "missing new/: tmp cleaned"; cat $W/qt.err
+mv "$H"/queue "$H"/queue.x; $Q < $W/qt.m 1< $W/qt.e 2>$W/qt.err; ok $? 62 "missing queue: 62"; mv "$H"/queue.x "$H"/queue; cat $W/qt.err >&2
+mv "$H"/queue/new "$H"/queue/new.x; $Q < $W/qt.m 1< $W/qt.e 2>$W/qt.err; ok $? 62 "missing new/: 62"; mv "$H"/queue/new.x "$H"/queue/new; ok "$(count tmp)" 0 "missing new/: tmp cleaned"; cat $W/qt.err >&2
 # pipes, slow writer
 ( printf 'Subject: p\n\n'; sleep 1; printf 'late\n' ) | $Q 1< <(sleep 1.5; printf 'Fa@b\0Tc@d\0\0'); ok $? 0 "pipes, slow writers"
 ok "$(qcheck $H/queue/new/*)" "msglen=17 envlen=11 sender=a@b rcpt=c@d" "pipes: file"
 clean
 # RLIMIT_FSIZE: write error 53, cleaned
-( ulimit -f 1; exec $Q < $W/qt.big 1< $W/qt.e 2>$W/qt.err ); ok $? 53 "RLIMIT_FSIZE: 53"; ok "$(count new)$(count tmp)" 00 "fsize: nothing left"; cat $W/qt.err
+( ulimit -f 1; exec $Q < $W/qt.big 1< $W/qt.e 2>$W/qt.err ); ok $? 53 "RLIMIT_FSIZE: 53"; ok "$(count new)$(count tmp)" 00 "fsize: nothing left"; cat $W/qt.err >&2
 # the environment is ignored
 env -i PATH=/x $Q < $W/qt.m 1< $W/qt.e; ok $? 0 "empty environment"; clean
 # cwd irrelevant
 (cd / && $Q < $W/qt.m 1< $W/qt.e); ok $? 0 "other cwd"; clean
-echo "summary: $pass passed, $fail failed"
 [ $fail = 0 ]

@@ -445,7 +445,12 @@ def t_retry(inst, ru):
 
 
 # --- 6. bad input ----------------------------------------------------------------------------
-def snapshot(inst):
+def snapshot(inst, idle=False):
+    """The queue's tmp, new and mess; with idle, once nothing is in new/ or mess/ (mailroom-send
+    writes bounces through tmp/ too). The snapshot after a case is taken at once, so that a
+    file wrongly queued is seen before mailroom-send delivers it."""
+    if idle:
+        inst.wait_queue_empty(20.0)
     q = inst.queue_files()
     return {d: set(q[d]) for d in ('tmp', 'new', 'mess')}
 
@@ -472,7 +477,7 @@ def t_badqueue(inst):
     ]
     for what, msg, env, code in cases:
         label = 'bad input: mailroom-queue refuses %s%s' % (what, ' (exit %d)' % code if code else '')
-        before = snapshot(inst)
+        before = snapshot(inst, idle=True)
         rc, err = inst.queue_direct(msg, env)
         add = added_files(before, snapshot(inst))
         text = err.decode(errors='replace').strip()
@@ -489,7 +494,7 @@ def t_badqueue(inst):
     old = inst.read_control('databytes')
     inst.control('databytes', 1000)
     try:
-        before = snapshot(inst)
+        before = snapshot(inst, idle=True)
         rc, err = inst.queue_direct(b'Subject: big\n\n' + b'x' * 5000 + b'\n', b'Fa@localhost\0Tdemo@localhost\0\0')
         add = added_files(before, snapshot(inst))
         text = err.decode(errors='replace').strip()
@@ -497,8 +502,8 @@ def t_badqueue(inst):
         R.check('bad input: mailroom-queue refuses a message over control/databytes (exit 31)',
                 rc == 31 and text.startswith('mailroom-queue: ') and not add,
                 'exit %d, stderr %r, queue added %s' % (rc, text[:200], add))
-        before = snapshot(inst)
-        rc, err = inst.queue_direct(b'Subject: small\n\n' + b'x' * 500 + b'\n', b'Fa@localhost\0Tdatabytes@localhost\0\0')
+        before = snapshot(inst, idle=True)
+        rc, err = inst.queue_direct(b'Subject: small\n\n' + b'x' * 500 + b'\n', b'Fa@localhost\0Tdemo@localhost\0\0')
         R.check('bad input: a message under control/databytes is still accepted', rc == 0,
                 'exit %d: %s' % (rc, err.decode(errors='replace').strip()))
     finally:
@@ -511,7 +516,7 @@ def t_badqueue(inst):
     for what, addr in (('a LF in the address', 'bad\nline@localhost'),
                        ('an address over 1000 bytes', 'b' * 1001 + '@localhost')):
         label = 'bad input: sendmail refuses %s, exits non-zero, queues nothing' % what
-        before = snapshot(inst)
+        before = snapshot(inst, idle=True)
         r = inst.sendmail([addr], b'Subject: bad address\n\nbad\n')
         time.sleep(0.05)
         add = added_files(before, snapshot(inst))
