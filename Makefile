@@ -32,6 +32,8 @@ LIBS_mailroom-start   := $(SKA)
 LIBS_mailroom-lspawn  := $(CDB) $(SKA)
 LIBS_mailroom-local   := $(CDB) $(SKA)
 LIBS_mailroom-newu    := $(CDB) $(SKA)
+LIBS_mailroom-smtpd   := $(CDB) $(SKA)
+LIBS_mailroom-newcontrol := $(CDB) $(SKA)
 
 FOLDERS := queue send local smtpd pop3d remote
 PROGS := $(notdir $(basename $(foreach f,$(FOLDERS),$(wildcard $(f)/mailroom-*.c))))

@@ -43,7 +43,7 @@ printf 'F\0Tc@d\0\0' > $W/qt.e0; $Q < $W/qt.m 1< $W/qt.e0; ok $? 0 "null sender"
 clean
 echo 10 > "$H"/control/databytes
 $Q < $W/qt.m 1< $W/qt.e 2>$W/qt.err; ok $? 31 "databytes exceeded"
-ok "$(cat $W/qt.err >&2)" "mailroom-queue: fatal: message is larger than databytes (10)" "databytes: message"
+ok "$(cat $W/qt.err)" "mailroom-queue: fatal: message is larger than databytes (10)" "databytes: message"
 ok "$(count new)$(count tmp)" 00 "databytes: nothing left"
 echo 17 > "$H"/control/databytes; $Q < $W/qt.m 1< $W/qt.e; ok $? 0 "databytes: exactly at limit"
 clean
