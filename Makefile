@@ -32,7 +32,14 @@ LIBS_mailroom-start   := $(SKA)
 LIBS_mailroom-lspawn  := $(CDB) $(SKA)
 LIBS_mailroom-local   := $(CDB) $(SKA)
 LIBS_mailroom-newu    := $(CDB) $(SKA)
-LIBS_mailroom-smtpd   := $(CDB) $(SKA)
+LIBS_mailroom-popup   := $(SKA)
+LIBS_mailroom-pop3d   := $(SKA)
+LIBS_mailroom-checkpassword := $(CDB) $(SKA) -lcrypt
+LIBS_mailroom-passwd  := $(CDB) $(SKA) -lcrypt
+# mailroom-smtpd is linked statically: one runs per connection, and its memory stays
+# under 2 MB that way (the shared libc alone maps more); it reads /etc/passwd itself,
+# never getpwnam (smtpd/smtpd_rcpt.c). Not with SANITIZE=1: sanitizers need the dynamic runtime.
+LIBS_mailroom-smtpd   := $(if $(filter 1,$(SANITIZE)),,-static) $(CDB) $(SKA)
 LIBS_mailroom-newcontrol := $(CDB) $(SKA)
 
 FOLDERS := queue send local smtpd pop3d remote

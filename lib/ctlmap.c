@@ -1,0 +1,221 @@
+/* Key sets in control files: control/NAME.cdb, else control/NAME read line by line.
+   The text is streamed through a small buffer, never held whole. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cdb.h>
+
+#include "ctlmap.h"
+
+#define READBUF 4096
+#define PATH_MAX_LEN 300
+
+struct scan {
+  char const *key; /* lowercase */
+  size_t len;
+  struct cdb_make *cm;
+  long nkeys;
+  unsigned long badline;
+};
+
+static char lower(char c)
+{
+  return (c >= 'A' && c <= 'Z') ? (char)(c + ('a' - 'A')) : c;
+}
+
+static int path_of(char *p, char const *name, char const *suffix)
+{
+  int n = snprintf(p, PATH_MAX_LEN, "control/%s%s", name, suffix);
+  if (n < 0 || n >= PATH_MAX_LEN) return (errno = ENAMETOOLONG, -1);
+  return 0;
+}
+
+/* One line of the text (already cut and lowercased, not a comment): 1 stop, 0 go on,
+   -1 error. toolong: the line was longer than CTLMAP_KEY_MAX and is not in line. */
+typedef int line_fn(struct scan *sc, char const *line, size_t len, int toolong, unsigned long lineno);
+
+static int line_match(struct scan *sc, char const *line, size_t len, int toolong, unsigned long lineno)
+{
+  (void)lineno;
+  return !toolong && len == sc->len && !memcmp(line, sc->key, len);
+}
+
+static int line_add(struct scan *sc, char const *line, size_t len, int toolong, unsigned long lineno)
+{
+  if (toolong) {
+    sc->badline = lineno;
+    return (errno = EINVAL, -1);
+  }
+  /* a key listed twice is stored twice: harmless for a lookup, and no rescan */
+  if (cdb_make_add(sc->cm, line, (unsigned)len, "", 0) < 0) return -1;
+  sc->nkeys++;
+  return 0;
+}
+
+/* Ends the current line: cuts blanks, skips comments and blank lines, calls f. */
+static int line_end(struct scan *sc, line_fn *f, char *line, size_t len, int toolong, unsigned long lineno)
+{
+  size_t a = 0;
+  if (!toolong) {
+    while (len && (line[len - 1] == ' ' || line[len - 1] == '\t' || line[len - 1] == '\r')) len--;
+    while (a < len && (line[a] == ' ' || line[a] == '\t')) a++;
+    if (a == len || line[a] == '#') return 0;
+  }
+  return f(sc, line + a, len - a, toolong, lineno);
+}
+
+/* Reads path line by line. 1 stopped by f, 0 read to the end, -1 error; ENOENT passes. */
+static int each_line(char const *path, line_fn *f, struct scan *sc)
+{
+  char buf[READBUF];
+  char line[CTLMAP_KEY_MAX + 1];
+  size_t len = 0;
+  unsigned long long total = 0;
+  unsigned long lineno = 1;
+  int toolong = 0, r = 0, e;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    ssize_t i;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      r = -1;
+      break;
+    }
+    total += (unsigned long long)n;
+    if (total > CTLMAP_FILE_MAX) {
+      errno = EFBIG;
+      r = -1;
+      break;
+    }
+    if (!n) {
+      if (len || toolong) r = line_end(sc, f, line, len, toolong, lineno);
+      break;
+    }
+    for (i = 0; i < n && !r; i++) {
+      if (buf[i] == '\n') {
+        r = line_end(sc, f, line, len, toolong, lineno++);
+        len = 0;
+        toolong = 0;
+      } else if (len < CTLMAP_KEY_MAX) {
+        line[len++] = lower(buf[i]);
+      } else toolong = 1;
+    }
+    if (r) break;
+  }
+  e = errno;
+  close(fd);
+  errno = e;
+  return r;
+}
+
+static int cdb_has(char const *path, char const *key, size_t len)
+{
+  struct cdb c;
+  int r, e;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  if (cdb_init(&c, fd) < 0) {
+    e = errno;
+    close(fd);
+    errno = e ? e : EPROTO;
+    return -1;
+  }
+  r = cdb_find(&c, key, (unsigned)len);
+  e = errno;
+  cdb_free(&c);
+  close(fd);
+  if (r < 0) return (errno = e ? e : EPROTO, -1);
+  return r > 0;
+}
+
+int ctlmap_has(char const *name, char const *key, size_t len)
+{
+  char path[PATH_MAX_LEN];
+  char lk[CTLMAP_KEY_MAX];
+  struct scan sc;
+  size_t i;
+  int r;
+  if (!len || len > CTLMAP_KEY_MAX) return 0;
+  for (i = 0; i < len; i++) lk[i] = lower(key[i]);
+  if (path_of(path, name, ".cdb") < 0) return -1;
+  r = cdb_has(path, lk, len);
+  if (r >= 0 || errno != ENOENT) return r;
+  if (path_of(path, name, "") < 0) return -1;
+  sc.key = lk;
+  sc.len = len;
+  r = each_line(path, &line_match, &sc);
+  if (r < 0) return errno == ENOENT ? 0 : -1;
+  return r;
+}
+
+int ctlmap_exists(char const *name)
+{
+  char path[PATH_MAX_LEN];
+  struct stat st;
+  if (path_of(path, name, ".cdb") < 0) return -1;
+  if (!stat(path, &st)) return 1;
+  if (errno != ENOENT) return -1;
+  if (path_of(path, name, "") < 0) return -1;
+  if (!stat(path, &st)) return 1;
+  return errno == ENOENT ? 0 : -1;
+}
+
+/* fsync of the control folder, so that the rename is durable before we say so. */
+static int sync_dir(void)
+{
+  int e, fd = open("control", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  if (fsync(fd) < 0) {
+    e = errno;
+    close(fd);
+    errno = e;
+    return -1;
+  }
+  return close(fd);
+}
+
+long ctlmap_make(char const *name, unsigned long *badline)
+{
+  char src[PATH_MAX_LEN], dst[PATH_MAX_LEN], tmp[PATH_MAX_LEN];
+  struct cdb_make cm;
+  struct scan sc = { .key = 0, .len = 0, .cm = &cm, .nkeys = 0, .badline = 0 };
+  int fd = -1, lock, e;
+  if (badline) *badline = 0;
+  if (path_of(src, name, "") < 0 || path_of(dst, name, ".cdb") < 0 || path_of(tmp, name, ".cdb.tmp") < 0)
+    return -1;
+  /* the source stays locked while we work: two runs at once would share NAME.cdb.tmp */
+  lock = open(src, O_RDONLY | O_CLOEXEC);
+  if (lock < 0) return -1;
+  if (flock(lock, LOCK_EX | LOCK_NB) < 0) goto fail;
+  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0) goto fail;
+  if (cdb_make_start(&cm, fd) < 0) goto fail;
+  if (each_line(src, &line_add, &sc) < 0) {
+    if (badline) *badline = sc.badline;
+    goto fail;
+  }
+  if (cdb_make_finish(&cm) < 0) goto fail;
+  if (fsync(fd) < 0) goto fail;
+  if (close(fd) < 0) {
+    fd = -1;
+    goto fail;
+  }
+  fd = -1;
+  if (rename(tmp, dst) < 0) goto fail;
+  close(lock);
+  if (sync_dir() < 0) return -1;
+  return sc.nkeys;
+fail:
+  e = errno;
+  if (fd >= 0) close(fd);
+  unlink(tmp);
+  close(lock);
+  errno = e;
+  return -1;
+}

@@ -1,0 +1,290 @@
+/* mailroom-popup: POP3's AUTHORIZATION state, as qmail-popup. Runs as root under tcpserver
+   or inetd with the client on fds 0 and 1, because the checkpassword program it runs must
+   be able to become the user. It reads bounded lines, one byte at a time (what follows PASS
+   is the next program's), passes `user\0password\0timestamp\0` on fd 3 to the checkpassword
+   program (the password is never in an argument, the environment or a log), and waits for it:
+   exit 1 is a wrong password, answered after a delay; after a number of failures the
+   connection ends. It trusts the client with nothing but its lines. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <skalibs/djbunix.h>
+#include <skalibs/sgetopt.h>
+#include <skalibs/sig.h>
+#include <skalibs/strerr.h>
+#include <skalibs/types.h>
+#include "auto_home.h"
+#include "control.h"
+#include "pop3d.h"
+
+#define USAGE "mailroom-popup [ -d delay_ms ] [ -f maxfail ] [ -t timeout ] hostname checkprogram [ args... ]"
+#define DELAY_MS 2000   /* after each failed login (Dovecot's auth_failure_delay is 2 s too) */
+#define MAXFAIL 10      /* failed logins before the connection ends */
+#define DELAY_MAX 60000
+#define HOST_MAX 255
+#define TIMEOUT_MAX 86400
+#define TIMEOUT_CONTROL "control/timeoutpop3d" /* seconds, as mailroom-pop3d reads it */
+/* The fd 3 record must fit the checkpassword interface's 512 bytes: the timestamp gets what
+   the longest user name and password leave (a long host name is cut in it). */
+#define STAMP_MAX (POP3_CP_MAX - POP3_USER_MAX - POP3_PASS_MAX - 3)
+_Static_assert(STAMP_MAX >= 40, "no room for the checkpassword timestamp");
+
+struct popup {
+  struct pop3_in in;
+  struct pop3_out out;
+  unsigned int delay, maxfail, fails, errors;
+  char const *host;
+  char const *const *prog;
+  char user[POP3_USER_MAX + 1];
+  size_t userlen;
+  char stamp[STAMP_MAX + 1];
+};
+
+/* The replies. */
+#define R_GREETING "+OK %s POP3 server ready\r\n"
+#define R_USER "+OK send PASS\r\n"
+#define R_BADUSER "-ERR [AUTH] invalid user name\r\n"
+#define R_USERFIRST "-ERR USER first\r\n"
+#define R_AUTHFAIL "-ERR [AUTH] authorization failed\r\n"
+#define R_AUTHLAST "-ERR [AUTH] authorization failed: too many failures, closing the connection\r\n"
+#define R_MISUSE "-ERR [SYS/PERM] the password check is misconfigured\r\n"
+#define R_TEMP "-ERR [SYS/TEMP] temporary failure checking the password or opening the mailbox\r\n"
+#define R_NOAUTH "-ERR only USER and PASS are supported\r\n"
+#define R_NOTLS "-ERR STLS is not supported\r\n"
+#define R_LOGINFIRST "-ERR log in first (USER and PASS)\r\n"
+#define R_UNKNOWN "-ERR unknown command\r\n"
+#define R_SYNTAX "-ERR syntax error in arguments\r\n"
+#define R_TOOMANY "-ERR too many errors: closing the connection\r\n"
+#define R_TOOLONG "-ERR command line too long: closing the connection\r\n"
+#define R_TIMEOUT "-ERR autologout: no command for too long\r\n"
+#define R_QUIT "+OK bye\r\n"
+
+static _Noreturn void die_usage(void) { strerr_dieusage(100, USAGE); }
+static _Noreturn void die_home(void) { strerr_diefusys(111, "chdir to ", auto_home); }
+static _Noreturn void die_control(void) { strerr_dief(111, "unable to read a number of seconds from ", TIMEOUT_CONTROL); }
+static _Noreturn void die_write(void) { _exit(111); } /* the client is gone: nobody to tell */
+
+static void say(struct popup *p, char const *t)
+{
+  if (pop3_puts(&p->out, t) < 0 || pop3_flush(&p->out) < 0) die_write();
+}
+static _Noreturn void sayexit(struct popup *p, char const *t, int e)
+{
+  say(p, t);
+  _exit(e);
+}
+/* The connection ends at our initiative, the client may still be sending. */
+static _Noreturn void sayclose(struct popup *p, char const *t)
+{
+  if (pop3_puts(&p->out, t) < 0) die_write();
+  pop3_linger(&p->in, &p->out);
+  _exit(100);
+}
+
+/* For the log: the client's name, printable and short, as a client may send anything. */
+static char const *logname(struct popup const *p, char *buf, size_t max)
+{
+  size_t n = p->userlen < max - 1 ? p->userlen : max - 1;
+  for (size_t i = 0; i < n; i++) buf[i] = (p->user[i] > 0x20 && p->user[i] < 0x7f) ? p->user[i] : '?';
+  buf[n] = 0;
+  return buf;
+}
+
+static void wipe(void *s, size_t n)
+{
+  volatile char *v = s;
+  while (n--) *v++ = 0;
+}
+
+static void pause_ms(unsigned int ms)
+{
+  struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+  while (nanosleep(&ts, &ts) < 0 && errno == EINTR) ;
+}
+
+/* Runs the checkpassword program with the record on fd 3; returns its wait status. */
+static int checkpassword(struct popup *p, char const *pass, size_t passlen)
+{
+  char rec[POP3_CP_MAX];
+  size_t n = 0, sl = strlen(p->stamp);
+  int fds[2], st;
+  pid_t pid;
+
+  memcpy(rec, p->user, p->userlen); n += p->userlen; rec[n++] = 0;
+  memcpy(rec + n, pass, passlen); n += passlen; rec[n++] = 0;
+  memcpy(rec + n, p->stamp, sl); n += sl; rec[n++] = 0;
+  if (pipe2(fds, O_CLOEXEC) < 0) {
+    wipe(rec, sizeof rec);
+    strerr_warnwusys("make a pipe");
+    return -1;
+  }
+  pid = fork();
+  if (pid < 0) {
+    wipe(rec, sizeof rec);
+    close(fds[0]);
+    close(fds[1]);
+    strerr_warnwusys("fork");
+    return -1;
+  }
+  if (!pid) {
+    /* The next programs get the connection as inetd gives it: blocking, default signals. */
+    if (fds[0] == 3) {
+      if (uncoe(3) < 0) _exit(111);
+    } else if (dup2(fds[0], 3) < 0) {
+      _exit(111);
+    }
+    ndelay_off(0);
+    ndelay_off(1);
+    sig_restore(SIGPIPE);
+    execvp(p->prog[0], (char *const *)p->prog);
+    strerr_warnwusys("run ", p->prog[0]);
+    _exit(111);
+  }
+  close(fds[0]);
+  /* Less than PIPE_BUF: one write, and the child reads it whenever it likes. */
+  if (write(fds[1], rec, n) != (ssize_t)n && errno != EPIPE) strerr_warnwusys("write to ", p->prog[0]);
+  wipe(rec, sizeof rec);
+  close(fds[1]);
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) {
+      strerr_warnwusys("wait for ", p->prog[0]);
+      return -1;
+    }
+  ndelay_on(1);
+  return st;
+}
+
+static void do_pass(struct popup *p, char const *pass, size_t passlen)
+{
+  char lb[64];
+  int st;
+  if (!p->userlen) {
+    say(p, R_USERFIRST);
+    return;
+  }
+  st = memchr(pass, 0, passlen) || passlen > POP3_PASS_MAX ? -2 : checkpassword(p, pass, passlen);
+  if (st == -2 || (WIFEXITED(st) && WEXITSTATUS(st) == POP3_EXIT_BADPASS)) {
+    p->fails++;
+    strerr_warnw("authorization failed for ", logname(p, lb, sizeof lb));
+    p->userlen = 0;
+    pause_ms(p->delay);
+    if (p->fails >= p->maxfail) sayclose(p, R_AUTHLAST);
+    say(p, R_AUTHFAIL);
+    return;
+  }
+  if (st >= 0 && WIFEXITED(st)) {
+    switch (WEXITSTATUS(st)) {
+      case POP3_EXIT_OK: _exit(0);           /* a session ran to its end */
+      case POP3_EXIT_TOLD: _exit(100);       /* the client has its answer already */
+      case POP3_EXIT_MISUSE: sayexit(p, R_MISUSE, 111);
+      default: break;
+    }
+  }
+  sayexit(p, R_TEMP, 111);
+}
+
+static void do_user(struct popup *p, char const *name, size_t len)
+{
+  char lb[64];
+  if (!pop3_user_ok(name, len)) {
+    /* '/', NUL, "..", a control byte: no checkpassword program ever sees it. */
+    p->userlen = len < POP3_USER_MAX ? len : POP3_USER_MAX;
+    memcpy(p->user, name, p->userlen);
+    strerr_warnw("invalid user name from client: ", logname(p, lb, sizeof lb));
+    p->userlen = 0;
+    if (++p->fails >= p->maxfail) sayclose(p, R_AUTHLAST);
+    say(p, R_BADUSER);
+    return;
+  }
+  memcpy(p->user, name, len);
+  p->userlen = len;
+  say(p, R_USER);
+}
+
+static void loop(struct popup *p)
+{
+  char line[POP3_LINE_MAX];
+  for (;;) {
+    struct pop3_cmd c;
+    size_t len;
+    int r = pop3_getline(&p->in, line, &len);
+    if (!r) _exit(0);
+    if (r < 0) {
+      if (errno == E2BIG) sayclose(p, R_TOOLONG);
+      if (errno == ETIMEDOUT) sayclose(p, R_TIMEOUT);
+      _exit(111);
+    }
+    r = pop3_parse(line, len, &c);
+    switch (r) {
+      case POP3_USER: do_user(p, c.arg, c.arglen); break;
+      case POP3_PASS: do_pass(p, c.arg, c.arglen); break;
+      case POP3_QUIT: sayexit(p, R_QUIT, 0);
+      case POP3_CAPA: say(p, pop3_capa()); break;
+      case POP3_APOP: case POP3_AUTH: say(p, R_NOAUTH); break;
+      case POP3_STLS: say(p, R_NOTLS); break;
+      default:
+        if (r > 0) {
+          say(p, R_LOGINFIRST);
+          break;
+        }
+        if (++p->errors >= POP3_ERRORS_MAX) sayclose(p, R_TOOMANY);
+        say(p, r == POP3_ESYNTAX ? R_SYNTAX : R_UNKNOWN);
+    }
+    wipe(line, sizeof line); /* it may have held a password */
+  }
+}
+
+int main(int argc, char const *const *argv)
+{
+  static struct popup p; /* buffers: not on the stack */
+  subgetopt o = SUBGETOPT_ZERO;
+  unsigned int timeout = POP3_TIMEOUT;
+  char greet[HOST_MAX + 40];
+  int topt = 0;
+
+  PROG = "mailroom-popup";
+  if (!fd_sanitize()) _exit(111);
+  pop3_stderr_check(); /* before any message: under inetd fd 2 is the client */
+  p.delay = DELAY_MS;
+  p.maxfail = MAXFAIL;
+  for (;;) {
+    int opt = subgetopt_r(argc, argv, "d:f:t:", &o);
+    if (opt == -1) break;
+    switch (opt) {
+      case 'd': if (!uint0_scan(o.arg, &p.delay) || p.delay > DELAY_MAX) die_usage(); break;
+      case 'f': if (!uint0_scan(o.arg, &p.maxfail) || !p.maxfail) die_usage(); break;
+      case 't': if (!uint0_scan(o.arg, &timeout) || !timeout || timeout > TIMEOUT_MAX) die_usage(); topt = 1; break;
+      default: die_usage();
+    }
+  }
+  argc -= o.ind;
+  argv += o.ind;
+  if (argc < 2 || !argv[0][0] || strlen(argv[0]) > HOST_MAX) die_usage();
+  p.host = argv[0];
+  p.prog = argv + 1;
+  umask(022);
+  /* In the instance folder: a checkprogram given as bin/... is its own, and control/ is read. */
+  if (chdir(auto_home) < 0) die_home();
+  if (!topt) {
+    unsigned long u;
+    if (control_readulong(TIMEOUT_CONTROL, &u, POP3_TIMEOUT) < 0 || !u || u > TIMEOUT_MAX) die_control();
+    timeout = (unsigned int)u;
+  }
+  sig_ignore(SIGPIPE);
+  /* The checkpassword timestamp (qmail-popup's, for APOP-capable checkers): <pid.time@host>. */
+  snprintf(p.stamp, sizeof p.stamp, "<%ld.%lld@%s>", (long)getpid(), (long long)time(0), p.host);
+  pop3_in_init(&p.in, 0, timeout, 1);
+  pop3_out_init(&p.out, 1, timeout);
+  ndelay_on(1);
+  pop3_nodelay(1);
+  snprintf(greet, sizeof greet, R_GREETING, p.host);
+  say(&p, greet);
+  loop(&p);
+  return 0;
+}
