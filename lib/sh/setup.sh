@@ -107,7 +107,7 @@ apply_modes() {
 # --- the programs must have this home compiled in: checked before anything is changed ---
 for src in "$bindir"/mailroom-*; do
   if [ ! -f "$src" ] || [ ! -x "$src" ]; then continue; fi
-  if ! tr '\0' '\n' <"$src" 2>/dev/null | grep -aqxF -- "$home"; then
+  if ! LC_ALL=C tr -c '[:print:]' '\n' <"$src" 2>/dev/null | grep -aqxF -- "$home"; then
     die "$src was built for another home, not $home: build with MAILROOM_HOME=$home make, or make relink RELINK_HOME=$home RELINK_OUT=DIR and pass DIR as BINDIR"
   fi
 done
