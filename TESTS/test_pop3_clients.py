@@ -29,14 +29,40 @@ MESSAGES = [
 
 
 def deliver(inst):
-    """Three messages through bin/sendmail and the queue; returns {uidl: file bytes}."""
+    """Three messages through SMTP (tcpserver + mailroom-smtpd, smtplib) and the queue;
+    returns {uidl: file bytes}. smtplib sends CRLF and dot-stuffs; the Maildir keeps LF."""
+    import pwd
+    import smtplib
+    import socket
     inst.start()
-    for m in MESSAGES:
-        r = inst.sendmail(['demo@localhost'], m)
-        if r.returncode != 0:
-            raise RuntimeError('sendmail exited %d: %s' % (r.returncode, r.stderr))
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    argv = ['tcpserver', '-R', '-H', '-l0']
+    if os.getuid() == 0:
+        pw = pwd.getpwnam('mrsmtpd')
+        argv += ['-u', str(pw.pw_uid), '-g', str(pw.pw_gid)]
+    argv += ['127.0.0.1', str(port), os.path.join(inst.home, 'bin', 'mailroom-smtpd')]
+    srv = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 10
+        while True:
+            try:
+                socket.create_connection(('127.0.0.1', port), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.05)
+        c = smtplib.SMTP('127.0.0.1', port, timeout=30)
+        for m in MESSAGES:
+            c.sendmail('sender@localhost', ['demo@localhost'], m.replace(b'\n', b'\r\n'))
+        c.quit()
+    finally:
+        os.killpg(srv.pid, 15)
+        srv.wait(timeout=10)
     n, secs = inst.wait_for(len(MESSAGES), 30.0)
-    R.check('sendmail delivered the test messages', n == len(MESSAGES), 'got %d' % n)
+    R.check('SMTP delivered the test messages', n == len(MESSAGES), 'got %d' % n)
     inst.stop()
     return {os.path.basename(p).split(':')[0]: mrinst.read_file(p) for p in inst.maildir_files('demo')}
 
@@ -93,13 +119,19 @@ def with_mpop(port, files, tmp):
 
 
 def strip_received(data):
-    """fetchmail adds one Received: header (with continuation lines) on top."""
-    if not data.startswith(b'Received:'):
-        return data
-    pos = data.index(b'\n') + 1
-    while data[pos:pos + 1] in (b'\t', b' '):
-        pos = data.index(b'\n', pos) + 1
-    return data[pos:]
+    """fetchmail adds one Received: header (with continuation lines), after any leading
+    Return-Path/Delivered-To lines: remove the one that names fetchmail."""
+    pos = 0
+    while True:
+        i = data.find(b'Received:', pos)
+        if i < 0 or (i and data[i - 1:i] != b'\n'):
+            return data
+        end = data.index(b'\n', i) + 1
+        while data[end:end + 1] in (b'\t', b' '):
+            end = data.index(b'\n', end) + 1
+        if b'(fetchmail-' in data[i:end]:
+            return data[:i] + data[end:]
+        pos = end
 
 
 def with_fetchmail(port, files, tmp):

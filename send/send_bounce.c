@@ -106,6 +106,8 @@ static int inject(char const *msg, size_t msglen, char const *env, size_t envlen
     char *argv[] = { prog, 0 };
     if (dup2(mp[0], 0) < 0 || dup2(ep[0], 1) < 0) _exit(111);
     close(mp[0]), close(mp[1]), close(ep[0]), close(ep[1]);
+    /* fds 3-6 are the pipes to the spawners: the injector has no business holding them. */
+    for (int fd = 3; fd <= 6; fd++) close(fd);
     execv(prog, argv);
     _exit(111);
   }
