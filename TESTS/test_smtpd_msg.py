@@ -51,9 +51,19 @@ def test_bytes(inst):
         c.cmd('EHLO x')
         got = c.transaction('b@example.org', ['demo@localhost'], crlf(body))
         R.check('8-bit, dot-stuffed, 998-byte and long lines: 250', got[0] == 250, repr(got))
-        m = re.match(r'2\.0\.0 Ok: queued as (?:(\S+) \(qp (\d+)\)|qp (\d+))$', got[1][0])
-        R.check('250 text names the queue id or qp', bool(m), got[1][0])
+        m = re.match(r'2\.0\.0 Ok: queued as (\d{10}\.\d{6}\.(\d+)) \(qp (\d+)\)$', got[1][0])
+        R.check('250 text names the queue id mailroom-queue reported, and the qp', bool(m) and m.group(2) == m.group(3)
+                and abs(int(m.group(1).split('.')[0]) - time.time()) < 120, got[1][0])
     inst.wait_for(len(before) + 1, 20)
+    if m:
+        qid = m.group(1)
+        log = ''
+        for _ in range(50):
+            log = inst.log()
+            if ' ' + qid + ' ' in log or ' ' + qid + '\n' in log:
+                break
+            time.sleep(0.1)
+        R.check('the id in the 250 is the one mailroom-send logs for that message', qid in log, log[-500:])
     new = sorted(set(inst.maildir_files()) - before)
     if R.check('delivered once', len(new) == 1, 'got %d' % len(new)):
         data = read_file(new[0])
@@ -203,7 +213,19 @@ def test_queue_filter(inst):
         got = c.transaction('a@example.org', ['demo@localhost'], crlf('Subject: with an id\n\nbody\n'))
         c.cmd('QUIT')
         c.finish()
-        R.check('an injector that reports its queue id on fd 3: the 250 names it',
+        m = re.match(r'2\.0\.0 Ok: queued as (\S+) \(qp \d+\)$', got[1][0]) if got[0] == 250 else None
+        R.check('a filter that writes its own id line on fd 3, then mailroom-queue: the 250 names the real '
+                'injector\'s id, the last well-formed line', m is not None and m.group(1) != '1763893836.042117.4711'
+                and re.match(r'\d{10}\.\d{6}\.\d+$', m.group(1)) is not None
+                and (' qid=%s result=250' % m.group(1)) in c.log(), '%s %s' % (got, c.log()))
+    mrinst.write_file(idq, '#!/bin/sh\nprintf "not an id\\n1763893836.042117.4711\\n" >&3\nexec 3>&-\nexec %s\n' %
+                      inst.bin('mailroom-queue'), 0o755)
+    with inst.session(env={'MAILROOM_QUEUE': idq}) as c:
+        c.cmd('EHLO x')
+        got = c.transaction('a@example.org', ['demo@localhost'], crlf('Subject: with an id\n\nbody\n'))
+        c.cmd('QUIT')
+        c.finish()
+        R.check('a filter that reports an id and hides fd 3 from mailroom-queue: the 250 names the filter\'s id',
                 got[0] == 250 and re.match(r'2\.0\.0 Ok: queued as 1763893836\.042117\.4711 \(qp \d+\)$', got[1][0])
                 and ' qid=1763893836.042117.4711 result=250' in c.log(), '%s %s' % (got, c.log()))
     with inst.session(env={'MAILROOM_QUEUE': refuse}) as c:

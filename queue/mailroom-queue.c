@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -213,6 +214,22 @@ static void trigger(void)
   close(fd);
 }
 
+/* After the message is safe: tell a caller that asked for it (mailroom-smtpd, for its 250
+   reply) the queue id, as one line on fd 3. Only when the caller says so in the environment
+   and fd 3 is a pipe, so a file some script left open on fd 3 is never written to. SIGPIPE
+   is ignored: a reader that went away cannot turn an accepted message into a failure. */
+static void report_id(qctx const *q)
+{
+  char line[QID_MAX + 2];
+  char const *x = getenv("MAILROOM_QUEUEIDFD");
+  struct stat st;
+  size_t n = strlen(q->id);
+  if (!x || strcmp(x, "3") || fstat(3, &st) < 0 || !S_ISFIFO(st.st_mode)) return;
+  memcpy(line, q->id, n);
+  line[n++] = '\n';
+  if (write(3, line, n) < 0) strerr_warnwusys("report the queue id on fd 3");
+}
+
 int main(int argc, char const *const *argv)
 {
   qctx q = { .tmpmade = 0, .newmade = 0 };
@@ -256,6 +273,7 @@ int main(int argc, char const *const *argv)
   q.tmpmade = 0;
   sync_dir(&q, "new");
   q.newmade = 0; /* accepted: from here on nothing is undone */
+  report_id(&q);
   trigger();
   return QQ_OK;
 }
