@@ -9,6 +9,7 @@ from the rules cdb; and the same conversation under xinetd.
 
 import hashlib
 import os
+import pwd
 import re
 import shutil
 import smtplib
@@ -252,6 +253,44 @@ def test_xinetd(inst, port):
         inst.stop_service(p)
 
 
+def test_openbsd_inetd(inst, port):
+    """The same conversation under Debian's openbsd-inetd (the inetd.conf line of the man page)."""
+    # lib/sh/deps.sh unpacks it there: it cannot be installed beside xinetd
+    inetd = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'build', 'inetd', 'usr', 'sbin', 'inetd')
+    if not os.access(inetd, os.X_OK):
+        R.skip('openbsd-inetd', 'build/inetd/usr/sbin/inetd missing (lib/sh/deps.sh unpacks Debian\'s openbsd-inetd)')
+        return
+    c = inst.connect(port)
+    ref = converse(c)
+    c.close()
+    iport = free_port()
+    conf = inst.path('inetd.conf')
+    user = 'mrsmtpd' if IS_ROOT else pwd.getpwuid(os.getuid()).pw_name
+    mrinst.write_file(conf, '127.0.0.1:%d stream tcp nowait %s %s mailroom-smtpd\n' %
+                      (iport, user, inst.bin('mailroom-smtpd')))
+    p = inst.start_daemon([inetd, '-d', conf], iport, logname='inetd.out')
+    try:
+        time.sleep(0.2)
+        before = set(inst.maildir_files())
+        c = inst.connect(iport)
+        got = converse(c)
+        c.close()
+        R.check('openbsd-inetd: the same conversation, reply for reply, as under tcpserver', got == ref,
+                'inetd %r / tcpserver %r' % (got, ref))
+        new = new_delivery(inst, before)
+        if R.check('openbsd-inetd: message delivered', len(new) == 1, 'got %d' % len(new)):
+            data = read_file(new[0])
+            R.check('openbsd-inetd: Received: has the peer address (getpeername)',
+                    b'Received: from same.example ([127.0.0.1])\n' in data, data[:300])
+        before = set(inst.maildir_files())
+        with smtplib.SMTP('127.0.0.1', iport, timeout=30) as s:
+            refused = s.sendmail('tester@example.org', ['demo@localhost'], body('inetd').replace(b'\n', b'\r\n'))
+        R.check('openbsd-inetd: smtplib accepted', refused == {}, repr(refused))
+        check_delivered(inst, 'openbsd-inetd smtplib', before, body('inetd'))
+    finally:
+        inst.stop_service(p)
+
+
 def main():
     with smtpinst.SmtpInstance() as inst:
         inst.start()
@@ -259,7 +298,8 @@ def main():
         info('service/smtpd (tcpserver) on 127.0.0.1:%d' % port)
         R.check('service banner', read_file(inst.path('service', 'smtpd', 'banner')).strip() ==
                 b'SMTP: 127.0.0.1:%d' % port, read_file(inst.path('service', 'smtpd', 'banner')))
-        for fn in (test_smtplib, test_curl, test_swaks, test_big, test_concurrent, test_rules, test_xinetd):
+        for fn in (test_smtplib, test_curl, test_swaks, test_big, test_concurrent, test_rules, test_xinetd,
+                   test_openbsd_inetd):
             R.run(fn.__name__, fn, inst, port)
         log = inst.service_log()
         R.check('service log: session and msg lines from mailroom-smtpd, tcpserver status lines',

@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")/../.."
 
-pkgs="skalibs-dev libcdb-dev tinycdb ucspi-tcp-ipv6 daemontools python3 procps curl swaks clang libclang-rt-14-dev xinetd fetchmail mpop checkpw"
+pkgs="skalibs-dev libcdb-dev tinycdb ucspi-tcp-ipv6 daemontools python3 procps curl swaks clang libclang-rt-14-dev xinetd libwrap0 libbsd0 libevent-2.1-7 fetchmail mpop checkpw"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
@@ -23,7 +23,14 @@ if [ -n "$missing" ]; then
   fi
   echo "deps: installing$missing"
   apt_update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+  # Packages such as openbsd-inetd or xinetd start their daemon on installation; the tests
+  # start their own, so forbid that for the length of the install (policy-rc.d, exit 101).
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && policy=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null || { [ -z "$policy" ] || rm -f /usr/sbin/policy-rc.d; exit 1; }
+  [ -z "$policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
 
 if [ ! -f build/owfat/usr/lib/libowfat.a ] && [ ! -f build/owfat/usr/lib/x86_64-linux-gnu/libowfat.a ]; then
@@ -36,5 +43,18 @@ if [ ! -f build/owfat/usr/lib/libowfat.a ] && [ ! -f build/owfat/usr/lib/x86_64-
   fi
   mkdir -p build/owfat
   for d in "$tmp"/*.deb; do dpkg -x "$d" build/owfat; done
+fi
+# openbsd-inetd cannot be installed beside xinetd (both are the inet-superserver), and the
+# tests run under both: its binary is unpacked into build/inetd, its libraries are above.
+if [ ! -x build/inetd/usr/sbin/inetd ]; then
+  tmp2=$(mktemp -d)
+  echo "deps: unpacking openbsd-inetd into build/inetd"
+  if ! (cd "$tmp2" && apt-get download openbsd-inetd >/dev/null 2>&1); then
+    [ "$(id -u)" = 0 ] && apt_update
+    (cd "$tmp2" && apt-get download openbsd-inetd >/dev/null)
+  fi
+  mkdir -p build/inetd
+  for d in "$tmp2"/*.deb; do dpkg -x "$d" build/inetd; done
+  rm -rf "$tmp2"
 fi
 exit 0
