@@ -10,6 +10,7 @@
 #include <skalibs/stralloc.h>
 #include "auto_home.h"
 #include "local.h"
+#include "qqerr.h"
 
 #define QUEUE_PROG "/bin/mailroom-queue"
 
@@ -38,10 +39,11 @@ int local_progperm(int code)
   }
 }
 
-/* qmail-queue(8): 11 to 40 are permanent, everything else temporary. */
 int local_fwdperm(int code)
 {
-  return code >= 11 && code <= 40;
+  int perm;
+  qq_describe(code, &perm);
+  return perm;
 }
 
 static void setobj(local *l, char const *s)

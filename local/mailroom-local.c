@@ -17,6 +17,7 @@
 #include <skalibs/types.h>
 #include "dotqmail.h"
 #include "exitcodes.h"
+#include "qqerr.h"
 #include "local.h"
 #include "maildir.h"
 
@@ -53,22 +54,10 @@ static char const *dotlabel(local const *l)
   return l->usedefault ? "the default delivery" : l->dotname;
 }
 
-static char const *qqtext(int code) /* qmail's qmail_close() texts */
+static char const *qqtext(int code)
 {
-  switch (code) {
-    case 11: return "envelope address too long for the injector";
-    case 31: return "mail server permanently rejected message";
-    case 51: return "injector out of memory";
-    case 52: return "injector timeout";
-    case 53: return "injector write error or disk full";
-    case 54: return "injector read error";
-    case 55: return "injector unable to read configuration";
-    case 61: return "injector trouble in home directory";
-    case 62: return "injector trouble creating files in queue";
-    case 71: return "mail server temporarily rejected message";
-    case 81: case 91: return "injector internal bug";
-    default: return local_fwdperm(code) ? "injector permanent problem" : "injector temporary problem";
-  }
+  int perm;
+  return qq_describe(code, &perm);
 }
 
 static _Noreturn void die_usage(void) { die(EX_TEMP, "4.3.5 usage: " USAGE); }

@@ -158,10 +158,7 @@ typedef struct inject_qq_s {
   int envfd; /* write end of the envelope pipe (the injector's fd 1) */
 } inject_qq;
 
-/* Exit status of the child when exec fails (qmail's qmail.c uses the same). */
-#define INJECT_QQ_NOEXEC 120
 /* Forks prog with the pipes on its fds 0 and 1. 0 or -1 (errno). */
 extern int inject_qq_start(inject_qq *qq, char const *prog);
-/* Describes an injector exit code; *perm is set to 1 for a permanent failure. */
-extern char const *inject_qq_describe(int code, int *perm);
+
 #endif

@@ -27,6 +27,7 @@
 #include "control.h"
 #include "envelope.h"
 #include "exitcodes.h"
+#include "qqerr.h"
 #include "inject.h"
 
 #define USAGE "sendmail [ -t ] [ -i ] [ -f sender ] [ -F fullname ] [ -- ] [ recipient ... ]"
@@ -279,7 +280,7 @@ static void run_queue(inject *in)
     fmt[uint_fmt(fmt, WTERMSIG(wstat))] = 0;
     die_crash(fmt);
   }
-  what = inject_qq_describe(WEXITSTATUS(wstat), &perm);
+  what = qq_describe(WEXITSTATUS(wstat), &perm);
   if (WEXITSTATUS(wstat)) die_qq(WEXITSTATUS(wstat), what, perm);
   if (werr) {
     errno = werr;

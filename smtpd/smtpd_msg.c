@@ -14,6 +14,7 @@
 
 #include "date822.h"
 #include "exitcodes.h"
+#include "qqerr.h"
 #include "smtpd.h"
 
 /* "Received: from HELO ([IP])\n\tby ME (mailroom-smtpd, qp PID) with PROTO;\n\tDATE\n"
@@ -75,33 +76,6 @@ static int stream(smtpd_sess *s, int towrite)
   return 1;
 }
 
-/* The injector's exit code as a reply; *perm says a 5xx. */
-static char const *qq_text(int code, int *perm)
-{
-  *perm = 0;
-  switch (code) {
-    case QQ_OK: return "ok";
-    case QQ_ADDR_TOO_LONG: *perm = 1; return "address too long";
-    case QQ_PERM_REFUSED: *perm = 1; return "message refused permanently (larger than databytes?)";
-    case QQ_NOMEM: return "queue out of memory";
-    case QQ_TIMEOUT: return "queue timed out";
-    case QQ_WRITE: return "queue write error or disk full";
-    case QQ_READ: return "queue unable to read the message";
-    case QQ_CONFIG: return "queue unable to read its configuration";
-    case QQ_HOME:
-    case QQ_QUEUEDIR: return "queue unable to create files";
-    case QQ_TEMP_REFUSED: return "message refused temporarily";
-    case QQ_BUG: return "queue internal bug";
-    case QQ_ENVELOPE: *perm = 1; return "envelope format error";
-    case 120: return "unable to run the queue";
-  }
-  if (code >= 11 && code <= 40) {
-    *perm = 1;
-    return "message refused permanently by the queue";
-  }
-  return "temporary queue problem";
-}
-
 static enum smtpd_re refusal(unsigned int flags, char const **why)
 {
   if (flags & DATA_BARELF) return *why = "bare LF", RE_DATA_BARELF;
@@ -123,7 +97,7 @@ static int verdict(smtpd_sess *s, int code, pid_t qp, long long size)
     text = code < 0 ? "the queue did not finish in time" : "the queue crashed";
     code = 111;
     perm = 0;
-  } else text = qq_text(code, &perm);
+  } else text = qq_describe(code, &perm);
   if (!code) {
     fmt[ulong_fmt(fmt, (unsigned long)qp)] = 0;
     ok = stralloc_cats(&r, "250 2.0.0 Ok: queued as ") &&

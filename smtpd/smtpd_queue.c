@@ -20,7 +20,7 @@
 
 #include "smtpd.h"
 
-#define QQ_NOEXEC 120 /* the child could not run the injector (as mailroom-inject) */
+#include "qqerr.h"
 #define IDFD 3
 
 static void deadline_in(tain *d, unsigned int secs)

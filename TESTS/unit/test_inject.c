@@ -12,6 +12,7 @@
 #include <skalibs/strerr.h>
 
 #include "../../queue/inject.h"
+#include "qqerr.h"
 
 typedef struct counts_s {
   unsigned int pass, fail;
@@ -329,11 +330,11 @@ static void qq(counts *c)
   inject_qq q;
   static int const perms[] = { 11, 31, 91, 20 }, temps[] = { 51, 52, 53, 54, 61, 62, 71, 81, 99, 120 };
   unsigned int i, ok = 1;
-  inject_qq_describe(0, &perm);
+  qq_describe(0, &perm);
   check(c, !perm, "qq: 0 is fine");
-  for (i = 0; i < 4; i++) ok &= (inject_qq_describe(perms[i], &perm), perm);
+  for (i = 0; i < 4; i++) ok &= (qq_describe(perms[i], &perm), perm);
   check(c, ok, "qq: 11 31 91 20 are permanent");
-  for (ok = 1, i = 0; i < 10; i++) ok &= (inject_qq_describe(temps[i], &perm), !perm);
+  for (ok = 1, i = 0; i < 10; i++) ok &= (qq_describe(temps[i], &perm), !perm);
   check(c, ok, "qq: 51-81, 99, 120 are temporary");
   ok = !inject_qq_start(&q, "/bin/true");
   if (ok) {
@@ -346,7 +347,7 @@ static void qq(counts *c)
   if (ok) {
     fd_close(q.msgfd);
     fd_close(q.envfd);
-    ok = wait_pid(q.pid, &wstat) == q.pid && WIFEXITED(wstat) && WEXITSTATUS(wstat) == INJECT_QQ_NOEXEC;
+    ok = wait_pid(q.pid, &wstat) == q.pid && WIFEXITED(wstat) && WEXITSTATUS(wstat) == QQ_NOEXEC;
   }
   check(c, ok, "qq: a missing program exits 120");
 }
