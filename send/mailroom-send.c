@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
 #include <skalibs/iopause.h>
@@ -32,10 +33,24 @@ static int isopen(int fd)
   return fcntl(fd, F_GETFD) >= 0;
 }
 
+/* The remote channel is one SOCK_SEQPACKET socket on fds 5 and 6 (INTERNALS.md). */
+static int remote_channel(void)
+{
+  int type;
+  socklen_t l = sizeof type;
+  if (!isopen(5) || !isopen(6)) return 0;
+  if (getsockopt(5, SOL_SOCKET, SO_TYPE, &type, &l) < 0 || type != SOCK_SEQPACKET)
+    strerr_dief1x(111, "fds 5 and 6 must be the SOCK_SEQPACKET socket to mailroom-rspawn (run mailroom-start)");
+  return 1;
+}
+
 /* Everything waiting for a retry is due now (SIGALRM, as qmail-send does). */
 static void retry_all(struct send *s)
 {
-  for (size_t k = 0; k < s->heaplen; k++) s->heap[k].when = 0;
+  for (size_t k = 0; k < s->heaplen; k++) {
+    s->heap[k].when = 0;
+    if (s->heap[k].i != BOUNCE_RETRY) s->heap[k].m->nexttry[s->heap[k].i] = 0; /* due: send_chan.c */
+  }
 }
 
 static void handle_signals(struct send *s)
@@ -60,16 +75,17 @@ static void handle_signals(struct send *s)
 int main(int argc, char const *const *argv)
 {
   static struct send s;
-  int trig, trigw, spfd, newpending = 1;
+  int trig, trigw, spfd, rc, newpending = 1;
   time_t lastscan, lasttmp;
   PROG = "mailroom-send";
   if (!getuid()) die_root();
   if (!isopen(3) || !isopen(4)) die_fds();
   if (chdir(auto_home) < 0) strerr_diefu2sys(111, "chdir to ", auto_home);
   config_read(&s.cf);
+  rc = remote_channel();
   if (chan_init(&s.ch[CHAN_LOCAL], "local", 3, 4, (unsigned)s.cf.conclocal) < 0 ||
-      chan_init(&s.ch[CHAN_REMOTE], "remote", isopen(5) && isopen(6) ? 5 : -1, isopen(5) && isopen(6) ? 6 : -1,
-                (unsigned)s.cf.concremote) < 0)
+      chan_init(&s.ch[CHAN_REMOTE], "remote", rc ? 5 : -1, rc ? 6 : -1, (unsigned)s.cf.concremote) < 0 ||
+      (rc && chan_packets(&s.ch[CHAN_REMOTE]) < 0))
     strerr_diefu1sys(111, "allocate the channels");
   trig = open("queue/lock/trigger", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (trig < 0) die_trigger();
@@ -82,7 +98,8 @@ int main(int argc, char const *const *argv)
   tain_now_set_stopwatch_g();
   tain_now_g();
   lastscan = lasttmp = time(0);
-  log_line("start", 0, "home=%s local=%lu remote=%lu%s", auto_home, s.cf.conclocal, s.cf.concremote,
+  log_line("start", 0, "home=%s local=%lu remote=%lu perdomain=%lu%s", auto_home, s.cf.conclocal, s.cf.concremote,
+           s.cf.concdomain,
            s.ch[CHAN_REMOTE].wfd < 0 ? " remote_channel=none" : "");
   scan_start(&s, lastscan);
 

@@ -1,13 +1,16 @@
 /* mailroom-start: starts the queue manager and its spawners, as qmail-start does. The send
    service's run script runs it as root: it forks mailroom-lspawn (which stays root), and
    mailroom-rspawn as mrremote when it is installed, then becomes mrsend and execs
-   mailroom-send with the pipes on fds 3-6 (INTERNALS.md). Run by an ordinary user, every
+   mailroom-send with the lspawn pipes on fds 3 and 4 and its end of the remote channel, a
+   SOCK_SEQPACKET socket pair, on fds 5 and 6 (rspawn has the other end on 0 and 1; the
+   socket carries the message files, which mrremote could not open: INTERNALS.md). Run by an ordinary user, every
    program stays that user. stdout and stderr are the log, inherited by all three. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <skalibs/strerr.h>
 #include "auto_home.h"
@@ -43,12 +46,30 @@ static void hipipe(int p[2])
   close(q[1]);
 }
 
-/* Forks a spawner with requests on its fd 0 and replies on its fd 1. */
-static void spawner(char const *prog, char const *role, int req[2], int rep[2])
+/* A SOCK_SEQPACKET pair with both ends above the fds we are about to fill. */
+static void hisocket(int p[2])
+{
+  int q[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, q) < 0) strerr_diefu1sys(111, "make a socket pair");
+  p[0] = fcntl(q[0], F_DUPFD_CLOEXEC, 10);
+  p[1] = fcntl(q[1], F_DUPFD_CLOEXEC, 10);
+  if (p[0] < 0 || p[1] < 0) strerr_diefu1sys(111, "make a socket pair");
+  close(q[0]);
+  close(q[1]);
+}
+
+/* Forks a spawner with requests on its fd 0 and replies on its fd 1: two pipes (req, rep),
+   or, with sock, one socket whose ends are sock[0] (send's) and sock[1] (the spawner's). */
+static void spawner(char const *prog, char const *role, int req[2], int rep[2], int const *sock)
 {
   pid_t pid;
-  hipipe(req);
-  hipipe(rep);
+  if (sock) {
+    req[0] = rep[1] = sock[1];
+    req[1] = rep[0] = sock[0];
+  } else {
+    hipipe(req);
+    hipipe(rep);
+  }
   pid = fork();
   if (pid < 0) die_fork();
   if (!pid) {
@@ -63,19 +84,21 @@ static void spawner(char const *prog, char const *role, int req[2], int rep[2])
     strerr_diefu2sys(111, "run ", path);
   }
   close(req[0]);
-  close(rep[1]);
+  if (!sock) close(rep[1]);
 }
 
 int main(void)
 {
   char path[1024];
-  int lreq[2], lrep[2], rreq[2], rrep[2], null;
+  int lreq[2], lrep[2], rreq[2], rrep[2], rsock[2], null;
   PROG = "mailroom-start";
   if (chdir(auto_home) < 0) strerr_diefu2sys(111, "chdir to ", auto_home);
-  spawner("mailroom-lspawn", 0, lreq, lrep);
+  spawner("mailroom-lspawn", 0, lreq, lrep, 0);
   snprintf(path, sizeof path, "%s/bin/mailroom-rspawn", auto_home);
-  if (access(path, X_OK) == 0) spawner("mailroom-rspawn", ROLE_REMOTE, rreq, rrep);
-  else rreq[1] = rrep[0] = -1;
+  if (access(path, X_OK) == 0) {
+    hisocket(rsock);
+    spawner("mailroom-rspawn", ROLE_REMOTE, rreq, rrep, rsock);
+  } else rreq[1] = rrep[0] = -1;
   null = open("/dev/null", O_RDONLY);
   if (null < 0 || dup2(null, 0) < 0) strerr_diefu1sys(111, "open /dev/null");
   if (dup2(lreq[1], 3) < 0 || dup2(lrep[0], 4) < 0) strerr_diefu1sys(111, "set up fds 3 and 4");

@@ -40,18 +40,24 @@ static int writeall(int fd, char const *s, size_t n, off_t off)
   return 0;
 }
 
+static void header(char *buf, struct msg const *m)
+{
+  char hdr[INFO_HEADER + 1];
+  snprintf(hdr, sizeof hdr, "MRI1 %010llu %08x %08u", m->arrival % 10000000000ULL, m->flags, m->nrcpt);
+  memset(buf, ' ', INFO_HEADER);
+  memcpy(buf, hdr, strlen(hdr));
+  buf[INFO_HEADER - 1] = '\n';
+}
+
 int info_create(struct msg const *m)
 {
-  char path[QID_MAX + 20], hdr[INFO_HEADER + 1], rec[INFO_RECORD + 1];
+  char path[QID_MAX + 20], rec[INFO_RECORD + 1];
   char *buf;
   size_t len = INFO_HEADER + (size_t)m->nrcpt * INFO_RECORD;
   int fd, r;
   buf = malloc(len);
   if (!buf) return -1;
-  snprintf(hdr, sizeof hdr, "MRI1 %010llu %08x %08u", m->arrival % 10000000000ULL, 0U, m->nrcpt);
-  memset(buf, ' ', INFO_HEADER);
-  memcpy(buf, hdr, strlen(hdr));
-  buf[INFO_HEADER - 1] = '\n';
+  header(buf, m);
   for (unsigned i = 0; i < m->nrcpt; i++) {
     record(rec, m, i, "");
     memcpy(buf + INFO_HEADER + (size_t)i * INFO_RECORD, rec, INFO_RECORD);
@@ -107,6 +113,15 @@ int info_load(struct msg *m)
   if (got != len || memcmp(buf, "MRI1 ", 5) || buf[INFO_HEADER - 1] != '\n' || num(buf + 25, 8, &ok) != m->nrcpt ||
       !ok)
     goto bad;
+  {
+    unsigned long f = 0;
+    for (int k = 16; k < 24; k++) {
+      char c = buf[k];
+      if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) goto bad;
+      f = f * 16 + (unsigned long)(c <= '9' ? c - '0' : c - 'a' + 10);
+    }
+    m->flags = (unsigned)f;
+  }
   for (unsigned i = 0; i < m->nrcpt; i++) {
     char const *r = buf + INFO_HEADER + (size_t)i * INFO_RECORD;
     if (r[INFO_RECORD - 1] != '\n' || !strchr("TDFB", r[0]) || !r[0] || (r[2] != 'L' && r[2] != 'R')) goto bad;
@@ -134,4 +149,33 @@ int info_update(struct msg const *m, unsigned i, char const *text)
   r = writeall(fd, rec, INFO_RECORD, INFO_HEADER + (off_t)i * INFO_RECORD);
   if (close(fd) < 0) r = -1;
   return r;
+}
+
+int info_setflags(struct msg const *m)
+{
+  char path[QID_MAX + 20], hdr[INFO_HEADER];
+  int fd, r;
+  infopath(path, sizeof path, m->id);
+  fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  header(hdr, m);
+  r = writeall(fd, hdr, INFO_HEADER, 0);
+  if (close(fd) < 0) r = -1;
+  return r;
+}
+
+void info_text(struct msg const *m, unsigned i, char *t)
+{
+  char path[QID_MAX + 20];
+  ssize_t r = 0;
+  int fd;
+  infopath(path, sizeof path, m->id);
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    r = pread(fd, t, INFO_TEXT, INFO_HEADER + (off_t)i * INFO_RECORD + 24);
+    close(fd);
+  }
+  if (r < 0) r = 0;
+  while (r && t[r - 1] == ' ') r--;
+  t[r] = 0;
 }

@@ -32,6 +32,7 @@ void msg_free(struct msg *m)
   free(m->chan);
   free(m->attempts);
   free(m->nexttry);
+  free(m->flight);
   free(m);
 }
 
@@ -62,7 +63,8 @@ struct msg *msg_load(struct send *s, char const *dir, char const *id, int fresh)
   m->chan = malloc(k);
   m->attempts = calloc(k, sizeof *m->attempts);
   m->nexttry = calloc(k, sizeof *m->nexttry);
-  if (!m->rcpt || !m->state || !m->chan || !m->attempts || !m->nexttry) goto err;
+  m->flight = calloc(k, 1);
+  if (!m->rcpt || !m->state || !m->chan || !m->attempts || !m->nexttry || !m->flight) goto err;
   k = 0;
   for (char const *p = envelope_next(m->env, 0); p; p = envelope_next(m->env, p)) {
     m->rcpt[k] = p;
@@ -100,15 +102,37 @@ static void unlink_warn(char const *dir, char const *id)
   if (unlink(path) < 0 && errno != ENOENT) strerr_warnwu2sys("remove ", path);
 }
 
-/* Every recipient is done: bounce what failed, then remove the message (mess before info:
-   INTERNALS.md, S4). A bounce that cannot be queued now keeps the message for a later try. */
-void msg_finish(struct send *s, struct msg *m)
+int msg_unref(struct msg *m)
 {
-  if (m->failed) {
-    if (bounce_send(s, m) < 0) {
-      time_t t = sched_backoff(&s->cf, 1, time(0));
+  m->refs--;
+  if (!m->gone) return 0;
+  if (!m->refs) msg_free(m);
+  return 1;
+}
+
+/* 1 if a recipient still to do is due now: it is about to be tried, so a bounce waits. */
+static int due(struct msg const *m, time_t now)
+{
+  for (unsigned i = 0; i < m->nrcpt; i++)
+    if (m->state[i] == 'T' && m->nexttry[i] <= now) return 1;
+  return 0;
+}
+
+/* Bounces what failed, once nothing of the message runs or is due (so one bounce covers
+   every failure of a round), and removes the message when every recipient is done (mess
+   before info: INTERNALS.md, S4). A bounce that cannot be queued now is tried again later,
+   and the message stays until it is. */
+void msg_progress(struct send *s, struct msg *m, time_t now)
+{
+  if (m->gone || m->inflight) return;
+  if (m->failed && (!m->todo || !due(m, now))) {
+    if (bounce_send(s, m, 0) < 0) {
       strerr_warnwu3sys("queue the bounce of ", m->id, ", will try again");
-      if (sched_later(s, m, BOUNCE_RETRY, t) < 0) strerr_diefu1sys(111, "schedule a retry");
+      if (!m->bounceretry) {
+        if (sched_later(s, m, BOUNCE_RETRY, sched_backoff(&s->cf, 1, now)) < 0)
+          strerr_diefu1sys(111, "schedule a retry");
+        m->bounceretry = 1;
+      }
       return;
     }
     for (unsigned i = 0; i < m->nrcpt; i++)
@@ -118,6 +142,7 @@ void msg_finish(struct send *s, struct msg *m)
       }
     m->failed = 0;
   }
+  if (m->todo || m->failed) return;
   unlink_warn("queue/mess", m->id);
   unlink_warn("queue/info", m->id);
   log_line("end", m, "nrcpt=%u", m->nrcpt);
@@ -125,5 +150,6 @@ void msg_finish(struct send *s, struct msg *m)
   else s->msgs = m->next;
   if (m->next) m->next->prev = m->prev;
   s->nmsgs--;
-  msg_free(m);
+  m->gone = 1;
+  if (!m->refs) msg_free(m);
 }

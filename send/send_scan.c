@@ -38,7 +38,7 @@ static void start_one(struct send *s, char const *id, time_t now)
     return;
   }
   if (sched_queue_msg(s, m, now) < 0) strerr_diefu1sys(111, "schedule deliveries");
-  if (!m->todo) msg_finish(s, m);
+  msg_progress(s, m, now);
 }
 
 void scan_start(struct send *s, time_t now)

@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include "send.h"
 
-static int fifo_push(struct chan *c, struct msg *m, unsigned i)
+/* Every FIFO, waiting-list and heap entry holds a reference on its message (msg_unref): a
+   remote delivery takes the other due recipients of its message and domain along, so their
+   own entries are left behind, to be skipped when they come up. */
+static int fifo_room(struct chan *c)
 {
   if (c->rlen == c->rcap) {
     size_t ncap = c->rcap ? c->rcap * 2 : 256;
@@ -17,7 +20,23 @@ static int fifo_push(struct chan *c, struct msg *m, unsigned i)
     c->rcap = ncap;
     c->rhead = 0;
   }
-  c->ready[(c->rhead + c->rlen) % c->rcap] = (struct job){ m, i, 0 };
+  return 0;
+}
+
+static int fifo_push(struct chan *c, struct msg *m, unsigned i)
+{
+  if (fifo_room(c) < 0) return -1;
+  c->ready[(c->rhead + c->rlen) % c->rcap] = (struct job){ .m = m, .i = i };
+  c->rlen++;
+  m->refs++;
+  return 0;
+}
+
+int sched_front(struct chan *c, struct job const *j)
+{
+  if (fifo_room(c) < 0) return -1;
+  c->rhead = (c->rhead + c->rcap - 1) % c->rcap;
+  c->ready[c->rhead] = *j;
   c->rlen++;
   return 0;
 }
@@ -46,6 +65,7 @@ int sched_later(struct send *s, struct msg *m, unsigned i, time_t when)
   }
   k = s->heaplen++;
   s->heap[k] = (struct retry){ when, m, i };
+  m->refs++;
   while (k && s->heap[(k - 1) / 2].when > s->heap[k].when) {
     swap(&s->heap[(k - 1) / 2], &s->heap[k]);
     k = (k - 1) / 2;
@@ -73,13 +93,15 @@ void sched_due(struct send *s, time_t now)
 {
   while (s->heaplen && s->heap[0].when <= now) {
     struct retry r = s->heap[0];
-    if (r.i == BOUNCE_RETRY) {
+    if (r.i == BOUNCE_RETRY || r.m->gone) {
       heap_pop(s);
-      msg_finish(s, r.m);
+      if (r.i == BOUNCE_RETRY) r.m->bounceretry = 0;
+      if (!msg_unref(r.m)) msg_progress(s, r.m, now);
       continue;
     }
     if (sched_ready(s, r.m, r.i) < 0) return;
     heap_pop(s);
+    r.m->refs--;
   }
 }
 

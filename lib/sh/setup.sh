@@ -20,7 +20,7 @@ MODES=$here/modes
 ROLES="mrqueue mrsend mrremote mrsmtpd mrlog mrmail"
 # Programs an instance needs today; others found in BINDIR (smtpd, remote, ...) are
 # installed too. A missing one is reported, not fatal: the parts are built one by one.
-EXPECTED="mailroom-queue mailroom-inject mailroom-send mailroom-start mailroom-lspawn mailroom-local mailroom-newu"
+EXPECTED="mailroom-queue mailroom-inject mailroom-send mailroom-start mailroom-lspawn mailroom-rspawn mailroom-local mailroom-newu"
 
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then die "usage: setup.sh HOME [BINDIR]"; fi
 home=$1
@@ -122,6 +122,11 @@ if [ $root = 1 ]; then
       say "created user $r"
     fi
     [ "$(id -u "$r")" != 0 ] || die "role user $r has uid 0"
+  done
+  # mailroom-remote talks to the network: its user must reach nothing in the queue but the
+  # message it is handed (INTERNALS.md, "The remote channel").
+  for g in $(id -Gn mrremote); do
+    case $g in mrsend | mrqueue) die "user mrremote is in group $g: it must not read the queue (gpasswd -d mrremote $g)" ;; esac
   done
   mailuser=mrmail mailuid=$(id -u mrmail) mailgid=$(id -g mrmail)
   # The role users must be able to walk down to the instance.
