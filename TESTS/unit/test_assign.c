@@ -232,7 +232,7 @@ static void lookup_cases(struct tally *t, char const *dir)
   snprintf(q, sizeof q, "%s/evil.cdb", dir);
   fd = open(q, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   if (fd >= 0 && cdb_make_start(&cm, fd) == 0
-      && cdb_make_add(&cm, "=evil", 5, "root\0" "0\0" "0\0" "/root\0" "\0" "\0", 19) == 0
+      && cdb_make_add(&cm, "=evil", 5, "root\0" "0\0" "0\0" "/root\0" "\0" "\0", 17) == 0
       && cdb_make_add(&cm, "=junk", 5, "junk", 4) == 0
       && cdb_make_finish(&cm) == 0 && close(fd) == 0) {
     errno = 0;
