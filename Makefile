@@ -42,6 +42,12 @@ LIBS_mailroom-passwd  := $(CDB) $(SKA) -lcrypt
 # never getpwnam (smtpd/smtpd_rcpt.c). Not with SANITIZE=1: sanitizers need the dynamic runtime.
 LIBS_mailroom-smtpd   := $(if $(filter 1,$(SANITIZE)),,-static) $(CDB) $(SKA)
 LIBS_mailroom-newcontrol := $(CDB) $(SKA)
+# mailroom-remote is the libowfat program (its DNS resolver): never skalibs with it. Only
+# remote/ sees libowfat's headers; its pure modules use libc alone, so unit tests and fuzz
+# targets link them beside skalibs without libowfat.
+OWFAT := build/owfat/usr/lib/libowfat.a
+OWFAT_INC := -Ibuild/owfat/usr/include
+LIBS_mailroom-remote  := $(OWFAT)
 
 FOLDERS := queue send local smtpd pop3d remote
 PROGS := $(notdir $(basename $(foreach f,$(FOLDERS),$(wildcard $(f)/mailroom-*.c))))
@@ -75,6 +81,8 @@ build/obj/auto_home.o: build/auto_home.c
 build/obj/%.o: %.c build/.deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+build/obj/remote/%.o: ALL_CFLAGS += $(OWFAT_INC)
 
 build/libmr.a: $(LIB_OBJ)
 	@rm -f $@; ar rcs $@ $^
@@ -134,6 +142,7 @@ FUZZ_MOD_OBJ := $(patsubst %.c,build/fuzz/obj/%.o,$(FUZZ_MOD_SRC)) build/fuzz/ob
 build/fuzz/obj/%.o: %.c build/.deps
 	@mkdir -p $(dir $@)
 	@$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+build/fuzz/obj/remote/%.o: FUZZ_FLAGS += $(OWFAT_INC)
 build/fuzz/obj/auto_home.o: build/auto_home.c
 	@mkdir -p $(dir $@)
 	@$(FUZZ_CC) $(FUZZ_FLAGS) -c -o $@ $<

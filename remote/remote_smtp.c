@@ -1,0 +1,471 @@
+/* The client side of one SMTP conversation (RFC 5321): connect under timeoutconnect,
+   greeting, EHLO (HELO when EHLO is refused), MAIL with SIZE / BODY=8BITMIME / SMTPUTF8 as
+   needed, every RCPT, DATA, the message, QUIT; with PIPELINING the MAIL, RCPT and DATA
+   commands go out in one write and their replies are read in order. Until the server has
+   answered EHLO/HELO with 2xx, any failure passes the delivery on to the next address; after
+   MAIL is sent, the results are final. Every reply is read under timeoutremote. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "remote.h"
+#include "remote_smtp.h"
+
+#define RBUF 4096
+#define WBUF 16384
+#define MSGCHUNK (WBUF / 2) /* msgconv_data writes at most 2 bytes a byte */
+/* After the transaction, QUIT's reply is waited for at most this long. */
+#define QUIT_SECS 10
+
+typedef struct conn_s {
+  int fd;
+  unsigned tremote;
+  size_t rpos, rlen, wlen;
+  char rbuf[RBUF];
+  char wbuf[WBUF];
+  char who[320]; /* "host [ip]" */
+} conn;
+
+static long long now_ms(void)
+{
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Waits for ev on fd until deadline: 1 ready, 0 timed out, -1 error. */
+static int waitfd(int fd, short ev, long long deadline)
+{
+  for (;;) {
+    struct pollfd p;
+    long long left = deadline - now_ms();
+    int r;
+    if (left <= 0) return 0;
+    p.fd = fd;
+    p.events = ev;
+    p.revents = 0;
+    r = poll(&p, 1, left > 1000000 ? 1000000 : (int)left);
+    if (r > 0) return 1;
+    if (r < 0 && errno != EINTR) return -1;
+  }
+}
+
+static int conn_open(conn *c, unsigned char const *ip, unsigned port, unsigned tconnect)
+{
+  static unsigned char const mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  int e = 0, r;
+  socklen_t el = sizeof e;
+  memset(&ss, 0, sizeof ss);
+  if (!memcmp(ip, mapped, 12)) {
+    struct sockaddr_in *s = (struct sockaddr_in *)&ss;
+    s->sin_family = AF_INET;
+    s->sin_port = htons((unsigned short)port);
+    memcpy(&s->sin_addr, ip + 12, 4);
+    sl = sizeof *s;
+  } else {
+    struct sockaddr_in6 *s = (struct sockaddr_in6 *)&ss;
+    s->sin6_family = AF_INET6;
+    s->sin6_port = htons((unsigned short)port);
+    memcpy(&s->sin6_addr, ip, 16);
+    sl = sizeof *s;
+  }
+  c->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (c->fd < 0) return -1;
+  if (connect(c->fd, (struct sockaddr *)&ss, sl) == 0) return 0;
+  if (errno != EINPROGRESS) return -1;
+  r = waitfd(c->fd, POLLOUT, now_ms() + (long long)tconnect * 1000);
+  if (r < 0) return -1;
+  if (!r) {
+    errno = ETIMEDOUT;
+    return -1;
+  }
+  if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0) return -1;
+  if (e) {
+    errno = e;
+    return -1;
+  }
+  return 0;
+}
+
+static int conn_flush(conn *c)
+{
+  size_t done = 0;
+  long long deadline = now_ms() + (long long)c->tremote * 1000;
+  while (done < c->wlen) {
+    ssize_t w = write(c->fd, c->wbuf + done, c->wlen - done);
+    if (w > 0) {
+      done += (size_t)w;
+      continue;
+    }
+    if (w < 0 && errno != EAGAIN && errno != EINTR) return -1;
+    w = waitfd(c->fd, POLLOUT, deadline);
+    if (w < 0) return -1;
+    if (!w) {
+      errno = ETIMEDOUT;
+      return -1;
+    }
+  }
+  c->wlen = 0;
+  return 0;
+}
+
+static int conn_put(conn *c, char const *s, size_t n)
+{
+  while (n) {
+    size_t k = WBUF - c->wlen < n ? WBUF - c->wlen : n;
+    memcpy(c->wbuf + c->wlen, s, k);
+    c->wlen += k;
+    s += k;
+    n -= k;
+    if (c->wlen == WBUF && conn_flush(c) < 0) return -1;
+  }
+  return 0;
+}
+
+static int conn_puts(conn *c, char const *s) { return conn_put(c, s, strlen(s)); }
+
+/* The next reply into r, waiting at most secs. 0, or -1 with errno: ETIMEDOUT, ECONNABORTED
+   (closed by the server), smtpreply_feed's errors, a read error. */
+static int conn_reply(conn *c, smtpreply *r, unsigned secs)
+{
+  long long deadline = now_ms() + (long long)secs * 1000;
+  smtpreply_init(r);
+  for (;;) {
+    ssize_t n;
+    int w;
+    if (c->rpos < c->rlen) {
+      size_t used;
+      int e = smtpreply_feed(r, c->rbuf + c->rpos, c->rlen - c->rpos, &used);
+      c->rpos += used;
+      if (e) return e > 0 ? 0 : -1;
+    }
+    c->rpos = c->rlen = 0;
+    n = read(c->fd, c->rbuf, RBUF);
+    if (n > 0) {
+      c->rlen = (size_t)n;
+      continue;
+    }
+    if (!n) {
+      errno = ECONNABORTED;
+      return -1;
+    }
+    if (errno != EAGAIN && errno != EINTR) return -1;
+    w = waitfd(c->fd, POLLIN, deadline);
+    if (w < 0) return -1;
+    if (!w) {
+      errno = ETIMEDOUT;
+      return -1;
+    }
+  }
+}
+
+/* "host [ip] " + what went wrong, into buf. */
+static void failtext(conn const *c, smtpreply const *r, int e, unsigned secs, char const *when, char *buf, size_t max)
+{
+  size_t len = 0;
+  char num[32];
+  buf[0] = 0;
+  text_cats(buf, max, &len, c->who);
+  switch (e) {
+  case ETIMEDOUT:
+    snprintf(num, sizeof num, "%u", secs);
+    text_cats(buf, max, &len, " did not reply within ");
+    text_cats(buf, max, &len, num);
+    text_cats(buf, max, &len, " s");
+    break;
+  case ECONNABORTED:
+    text_cats(buf, max, &len, r->nlines || r->linelen ? " closed the connection in the middle of a reply" : " closed the connection");
+    break;
+  case EMSGSIZE:
+    snprintf(num, sizeof num, "%d", SMTPREPLY_LINE_MAX);
+    text_cats(buf, max, &len, " sent a reply line longer than ");
+    text_cats(buf, max, &len, num);
+    text_cats(buf, max, &len, " bytes");
+    break;
+  case E2BIG:
+    snprintf(num, sizeof num, "%d", SMTPREPLY_LINES_MAX);
+    text_cats(buf, max, &len, " sent a reply of more than ");
+    text_cats(buf, max, &len, num);
+    text_cats(buf, max, &len, " lines");
+    break;
+  case EPROTO:
+    text_cats(buf, max, &len, " sent a malformed reply");
+    break;
+  default:
+    text_cats(buf, max, &len, ": ");
+    text_cats(buf, max, &len, strerror(e));
+  }
+  text_cats(buf, max, &len, " ");
+  text_cats(buf, max, &len, when);
+  text_cats(buf, max, &len, " (#4.4.2)");
+}
+
+/* "host [ip] said: <reply> (when)" */
+static void saidtext(conn const *c, smtpreply const *r, char const *when, char *buf, size_t max)
+{
+  size_t len = 0;
+  buf[0] = 0;
+  text_cats(buf, max, &len, c->who);
+  text_cats(buf, max, &len, " said: ");
+  text_cats(buf, max, &len, r->text);
+  if (when) {
+    text_cats(buf, max, &len, " (");
+    text_cats(buf, max, &len, when);
+    text_cats(buf, max, &len, ")");
+  }
+}
+
+static void setall(rcptres *res, unsigned n, char code, char const *text)
+{
+  unsigned i;
+  for (i = 0; i < n; i++) {
+    size_t len = 0;
+    res[i].code = code;
+    res[i].text[0] = 0;
+    text_cats(res[i].text, sizeof res[i].text, &len, text);
+  }
+}
+
+static void quit(conn *c)
+{
+  smtpreply r;
+  if (conn_puts(c, "QUIT\r\n") == 0 && conn_flush(c) == 0) conn_reply(c, &r, c->tremote < QUIT_SECS ? c->tremote : QUIT_SECS);
+}
+
+static int command(conn *c, char const *a, char const *b, char const *d)
+{
+  if (conn_puts(c, a) < 0) return -1;
+  if (b && conn_puts(c, b) < 0) return -1;
+  if (d && conn_puts(c, d) < 0) return -1;
+  return conn_puts(c, "\r\n");
+}
+
+/* The message as the DATA stream; the caller checked msglen against the file. */
+static int sendmsg_data(conn *c, smtpjob const *j, char *why, size_t whymax)
+{
+  char in[MSGCHUNK];
+  char out[WBUF];
+  msgconv mc;
+  unsigned long long off = 0;
+  size_t n;
+  msgconv_init(&mc);
+  while (off < j->msglen) {
+    size_t want = j->msglen - off < MSGCHUNK ? (size_t)(j->msglen - off) : MSGCHUNK;
+    ssize_t r = pread(j->fdmsg, in, want, (off_t)off);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      snprintf(why, whymax, "unable to read the message (fd 0) at byte %llu: %s (#4.3.0)", off,
+               r < 0 ? strerror(errno) : "the file ends before msglen");
+      return -2;
+    }
+    off += (unsigned long long)r;
+    n = msgconv_data(&mc, in, (size_t)r, out);
+    if (conn_put(c, out, n) < 0) return -1;
+  }
+  n = msgconv_end(&mc, out);
+  if (conn_put(c, out, n) < 0) return -1;
+  return conn_flush(c);
+}
+
+int smtp_try(smtpjob const *j, char const *host, unsigned char const *ip, unsigned port, rcptres *res, char *why,
+             size_t whymax)
+{
+  conn cc;
+  conn *c = &cc;
+  smtpreply r;
+  char ipt[46], num[32];
+  char mailargs[96];
+  unsigned i, accepted = 0;
+  int pipe, rc = TRY_NEXT;
+  char const *when;
+
+  smtpreply_init(&r);
+  c->rpos = c->rlen = c->wlen = 0;
+  c->fd = -1;
+  c->tremote = j->tremote;
+  ip_fmt(ip, ipt);
+  snprintf(c->who, sizeof c->who, "%s [%s]", host, ipt);
+
+  if (conn_open(c, ip, port, j->tconnect) < 0) {
+    int e = errno;
+    size_t len = 0;
+    why[0] = 0;
+    text_cats(why, whymax, &len, "connecting to ");
+    text_cats(why, whymax, &len, c->who);
+    snprintf(num, sizeof num, ":%u", port);
+    text_cats(why, whymax, &len, num);
+    text_cats(why, whymax, &len, " failed: ");
+    if (e == ETIMEDOUT) {
+      snprintf(num, sizeof num, "no answer within %u s", j->tconnect);
+      text_cats(why, whymax, &len, num);
+    } else
+      text_cats(why, whymax, &len, strerror(e));
+    text_cats(why, whymax, &len, " (#4.4.1)");
+    goto out;
+  }
+
+  when = "while waiting for the greeting";
+  if (conn_reply(c, &r, j->tremote) < 0) goto ioerr_next;
+  if (r.code / 100 != 2) {
+    saidtext(c, &r, "greeting", why, whymax);
+    quit(c);
+    goto out;
+  }
+  when = "after EHLO";
+  if (command(c, "EHLO ", j->helo, 0) < 0 || conn_flush(c) < 0) goto ioerr_next;
+  if (conn_reply(c, &r, j->tremote) < 0) goto ioerr_next;
+  if (r.code / 100 != 2) {
+    if (r.code == 421) {
+      saidtext(c, &r, "EHLO", why, whymax);
+      goto out;
+    }
+    when = "after HELO";
+    if (command(c, "HELO ", j->helo, 0) < 0 || conn_flush(c) < 0) goto ioerr_next;
+    if (conn_reply(c, &r, j->tremote) < 0) goto ioerr_next;
+    if (r.code / 100 != 2) {
+      saidtext(c, &r, "HELO", why, whymax);
+      quit(c);
+      goto out;
+    }
+    r.ext = 0; /* HELO: no extensions */
+  }
+
+  /* What the message needs against what the server offers: a permanent mismatch. */
+  if ((r.ext & EXT_SIZE) && r.sizemax && j->wire > r.sizemax) {
+    snprintf(why, whymax, "%s accepts messages of at most %lu bytes, this one has %llu (#5.3.4)", c->who,
+             r.sizemax, j->wire);
+    rc = TRY_NEXTPERM;
+  } else if (j->eightbit && !(r.ext & EXT_8BITMIME)) {
+    snprintf(why, whymax, "the message has 8-bit bytes and %s does not offer 8BITMIME (#5.6.3)", c->who);
+    rc = TRY_NEXTPERM;
+  } else if (j->utf8 && !(r.ext & EXT_SMTPUTF8)) {
+    snprintf(why, whymax, "an address has UTF-8 characters and %s does not offer SMTPUTF8 (#5.6.7)", c->who);
+    rc = TRY_NEXTPERM;
+  }
+  if (rc == TRY_NEXTPERM) {
+    quit(c);
+    goto out;
+  }
+
+  /* From here the results are final. */
+  rc = TRY_DONE;
+  pipe = !!(r.ext & EXT_PIPELINING);
+  mailargs[0] = 0;
+  if (r.ext & EXT_SIZE) snprintf(mailargs, sizeof mailargs, " SIZE=%llu", j->wire);
+  if (j->eightbit) strcat(mailargs, " BODY=8BITMIME");
+  if (j->utf8) strcat(mailargs, " SMTPUTF8");
+
+  when = "after MAIL";
+  if (conn_puts(c, "MAIL FROM:<") < 0 || conn_puts(c, j->sender) < 0 || command(c, ">", mailargs, 0) < 0)
+    goto ioerr_all;
+  if (!pipe && conn_flush(c) < 0) goto ioerr_all;
+  if (pipe) {
+    for (i = 0; i < j->nrcpt; i++)
+      if (command(c, "RCPT TO:<", j->rcpt[i], ">") < 0) goto ioerr_all;
+    if (conn_puts(c, "DATA\r\n") < 0 || conn_flush(c) < 0) goto ioerr_all;
+  }
+  if (conn_reply(c, &r, j->tremote) < 0) goto ioerr_all;
+  if (r.code / 100 != 2) {
+    saidtext(c, &r, "MAIL", why, whymax);
+    setall(res, j->nrcpt, r.code / 100 == 5 ? 'D' : 'Z', why);
+    quit(c);
+    goto out;
+  }
+  when = "after RCPT";
+  for (i = 0; i < j->nrcpt; i++) {
+    if (!pipe && (command(c, "RCPT TO:<", j->rcpt[i], ">") < 0 || conn_flush(c) < 0)) goto ioerr_all;
+    if (conn_reply(c, &r, j->tremote) < 0) goto ioerr_all;
+    if (r.code / 100 == 2) {
+      res[i].code = 'k'; /* accepted, pending DATA */
+      accepted++;
+    } else {
+      res[i].code = r.code / 100 == 5 ? 'D' : 'Z';
+      saidtext(c, &r, "RCPT", res[i].text, sizeof res[i].text);
+    }
+  }
+  when = "after DATA";
+  if (!pipe) {
+    if (!accepted) {
+      quit(c);
+      goto out;
+    }
+    if (conn_puts(c, "DATA\r\n") < 0 || conn_flush(c) < 0) goto ioerr_all;
+  }
+  if (conn_reply(c, &r, j->tremote) < 0) goto ioerr_all;
+  if (r.code != 354) {
+    saidtext(c, &r, "DATA", why, whymax);
+    for (i = 0; i < j->nrcpt; i++)
+      if (res[i].code == 'k') {
+        size_t len = 0;
+        res[i].code = r.code / 100 == 5 ? 'D' : 'Z';
+        res[i].text[0] = 0;
+        text_cats(res[i].text, sizeof res[i].text, &len, why);
+      }
+    quit(c);
+    goto out;
+  }
+  if (!accepted) {
+    /* a server that said 354 after refusing every RCPT (RFC 2920 3.1): an empty message */
+    if (conn_puts(c, ".\r\n") == 0 && conn_flush(c) == 0) conn_reply(c, &r, j->tremote);
+    quit(c);
+    goto out;
+  }
+  when = "while sending the message";
+  switch (sendmsg_data(c, j, why, whymax)) {
+  case -1:
+    goto ioerr_all;
+  case -2:
+    for (i = 0; i < j->nrcpt; i++)
+      if (res[i].code == 'k') {
+        size_t len = 0;
+        res[i].code = 'Z';
+        res[i].text[0] = 0;
+        text_cats(res[i].text, sizeof res[i].text, &len, why);
+      }
+    goto out; /* no final dot: the server drops what it got */
+  }
+  when = "after the end of the message";
+  if (conn_reply(c, &r, j->tremote) < 0) goto ioerr_all;
+  if (r.code / 100 == 2) {
+    size_t len = 0;
+    why[0] = 0;
+    text_cats(why, whymax, &len, c->who);
+    text_cats(why, whymax, &len, " accepted the message: ");
+    text_cats(why, whymax, &len, r.text);
+  } else
+    saidtext(c, &r, "end of message", why, whymax);
+  for (i = 0; i < j->nrcpt; i++)
+    if (res[i].code == 'k') {
+      size_t len = 0;
+      res[i].code = r.code / 100 == 2 ? 'K' : r.code / 100 == 5 ? 'D' : 'Z';
+      res[i].text[0] = 0;
+      text_cats(res[i].text, sizeof res[i].text, &len, why);
+    }
+  quit(c);
+  goto out;
+
+ioerr_next:
+  failtext(c, &r, errno, j->tremote, when, why, whymax);
+  goto out;
+ioerr_all:
+  failtext(c, &r, errno, j->tremote, when, why, whymax);
+  /* recipients already refused keep their result; the others get this failure */
+  for (i = 0; i < j->nrcpt; i++)
+    if (res[i].code != 'D' && res[i].code != 'Z') {
+      size_t len = 0;
+      res[i].code = 'Z';
+      res[i].text[0] = 0;
+      text_cats(res[i].text, sizeof res[i].text, &len, why);
+    }
+out:
+  if (c->fd >= 0) close(c->fd);
+  return rc;
+}

@@ -1,0 +1,32 @@
+#ifndef MAILROOM_REMOTE_SMTP_H
+#define MAILROOM_REMOTE_SMTP_H
+/* One SMTP conversation with one address (remote_smtp.c): libc sockets and poll, every
+   read and write under a deadline. */
+#include "remote.h"
+
+typedef struct smtpjob_s {
+  char const *helo;
+  char const *sender;
+  char *const *rcpt;
+  unsigned nrcpt;
+  int fdmsg;                /* the message: bytes 0..msglen-1, read with pread */
+  unsigned long long msglen;
+  unsigned long long wire;  /* its size on the wire (SIZE=) */
+  int eightbit;             /* a byte >= 0x80 in it: BODY=8BITMIME needed */
+  int utf8;                 /* a non-ASCII address: SMTPUTF8 needed */
+  unsigned tconnect, tremote;
+} smtpjob;
+
+typedef struct rcptres_s {
+  char code; /* 'K', 'Z', 'D' */
+  char text[REPORT_TEXT_MAX + 1];
+} rcptres;
+
+/* smtp_try's results */
+#define TRY_DONE 0     /* every recipient has its result in res */
+#define TRY_NEXT 1     /* this host did not take part: try the next; why says why */
+#define TRY_NEXTPERM 2 /* as TRY_NEXT, but a permanent reason (SIZE, 8BITMIME, SMTPUTF8) */
+
+extern int smtp_try(smtpjob const *j, char const *host, unsigned char const *ip, unsigned port, rcptres *res,
+                    char *why, size_t whymax);
+#endif
