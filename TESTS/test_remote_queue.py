@@ -332,7 +332,7 @@ def e2e(inst, recv, w):
     # ok.test: the real mailroom-smtpd
     before = recv.maildir_files('bob')
     r = inst.sendmail(['-f', 'alice@localhost', 'bob@ok.test'], b'Subject: hello remote\n\nover the wire\n')
-    files = wait(lambda: new_since(recv, 'bob', before), 20)
+    files = wait(lambda: new_since(recv, 'bob', before), 45)
     R.check('e2e: mail to bob@ok.test arrives in the receiving instance\'s Maildir', r.returncode == 0 and files,
             inst.log()[-800:])
     if files:
@@ -344,7 +344,7 @@ def e2e(inst, recv, w):
     n = 12
     rcpts = ['u%d@many.test' % k for k in range(n)]
     r = inst.sendmail(['-f', 'alice@localhost'] + rcpts, b'Subject: many\n\nmany\n')
-    ok = wait(lambda: peers['many.test'].transactions, 15)
+    ok = wait(lambda: peers['many.test'].transactions, 40)
     tr = peers['many.test'].transactions
     R.check('batch: %d recipients of one domain in one transaction' % n,
             ok and len(tr) == 1 and sorted(tr[0][1]) == sorted(rcpts), [(t[0], len(t[1])) for t in tr])
@@ -358,7 +358,7 @@ def e2e(inst, recv, w):
     peers['grey.test'].rcpt = greylist
     t0 = time.monotonic()
     r = inst.sendmail(['-f', 'alice@localhost', 'g@grey.test'], b'Subject: grey\n\ngrey\n')
-    ok = wait(lambda: peers['grey.test'].rcpt_count('g@grey.test'), 20)
+    ok = wait(lambda: peers['grey.test'].rcpt_count('g@grey.test'), 45)
     R.check('451: retried on the short schedule and delivered when accepted',
             ok and state['n'] == 3 and inst.log().count('to=<g@grey.test>') >= 3,
             'attempts %d after %.1f s; %s' % (state['n'], time.monotonic() - t0, inst.log()[-600:]))
@@ -367,7 +367,7 @@ def e2e(inst, recv, w):
     peers['fail.test'].rcpt = lambda a: '550 5.1.1 <%s>: no such user here' % a
     before = inst.maildir_files('alice')
     r = inst.sendmail(['-f', 'alice@localhost', 'nobody@fail.test'], b'Subject: to fail\nX-Marker: remote550\n\nx\n')
-    files = wait(lambda: new_since(inst, 'alice', before), 15)
+    files = wait(lambda: new_since(inst, 'alice', before), 40)
     if files:
         msg, parts = dsn_parts(files[0])
         f = status_fields(parts['message/delivery-status']) if 'message/delivery-status' in parts else []
@@ -384,7 +384,7 @@ def e2e(inst, recv, w):
     r = inst.sendmail(['-f', 'alice@localhost', 'demo@localhost', 'm1@many.test', 'x@fail.test', 'nosuch9@localhost'],
                       b'Subject: mixed\n\nmixed\n')
     ok = wait(lambda: new_since(inst, 'alice', before) and new_since(inst, 'demo', before_demo) and
-              peers['many.test'].rcpt_count('m1@many.test'), 15)
+              peers['many.test'].rcpt_count('m1@many.test'), 40)
     files = new_since(inst, 'alice', before)
     failed = []
     if files:
@@ -403,12 +403,12 @@ def e2e(inst, recv, w):
     time.sleep(0.5)
     t0 = time.monotonic()
     inst.sendmail(['-f', 'alice@localhost', 'f@fast.test'], b'Subject: fast\n\nfast\n')
-    ok = wait(lambda: peers['fast.test'].rcpt_count('f@fast.test'), 5)
+    ok = wait(lambda: peers['fast.test'].rcpt_count('f@fast.test'), 12)
     secs = time.monotonic() - t0
     slow_done = len(peers['slow.test'].transactions)
     R.check('concurrency: a slow domain does not block another domain', ok and slow_done <= 1,
             'fast after %.1f s, slow transactions done %d' % (secs, slow_done))
-    wait(lambda: len(peers['slow.test'].transactions) == 3, 30)
+    wait(lambda: len(peers['slow.test'].transactions) == 3, 60)
     inst.control('concurrencydomain', None)
 
     # remote uid
@@ -455,7 +455,7 @@ def main():
                     R.fail('e2e receiver', recv.service_log()[-600:])
                     R.exit()
                 w.peers = {d: Peer(hosts[d]) for d in ('many.test', 'grey.test', 'fail.test', 'fast.test')}
-                w.peers['slow.test'] = Peer(hosts['slow.test'], data_delay=4)
+                w.peers['slow.test'] = Peer(hosts['slow.test'], data_delay=10)
                 R.run('e2e', e2e, inst, recv, w)
     finally:
         w.stop()

@@ -27,9 +27,28 @@ static size_t enhanced(char const *t)
   return i;
 }
 
+/* mailroom-remote's texts are "host [ip] said: <reply> (stage)": the reply is what the
+   Diagnostic-Code and the Status come from, the host is the Remote-MTA. Other texts are ours. */
+static char const *remote_reply(char const *text, char *host, size_t hostmax)
+{
+  char const *said = strstr(text, " said: ");
+  char const *sp;
+  size_t n;
+  *host = 0;
+  if (!said) return text;
+  sp = strchr(text, ' ');
+  n = (size_t)(sp - text);
+  if (n && n < hostmax) {
+    memcpy(host, text, n);
+    host[n] = 0;
+  }
+  return said + 7;
+}
+
 void dsn_status(char const *text, int delayed, char *out)
 {
-  char const *t = text;
+  char host[256];
+  char const *t = remote_reply(text, host, sizeof host);
   size_t l;
   if (isdig(t[0]) && isdig(t[1]) && isdig(t[2]) && (t[3] == ' ' || t[3] == '-')) t += 4;
   l = enhanced(t);
@@ -125,11 +144,14 @@ int dsn_build(stralloc *sa, struct dsn const *d)
       !catf(sa, "Arrival-Date: %s\n", arr, 0))
     return -1;
   for (unsigned i = 0; i < d->n; i++) {
-    char const *t = d->rcpt[i].text;
+    char host[256];
+    char const *t = remote_reply(d->rcpt[i].text, host, sizeof host);
     int smtp = isdig(t[0]) && isdig(t[1]) && isdig(t[2]) && (t[3] == ' ' || t[3] == '-' || !t[3]);
+    if (!smtp) t = d->rcpt[i].text;
     dsn_status(t, d->delayed, st);
     if (!cat(sa, "\nFinal-Recipient: rfc822; ") || !catline(sa, d->rcpt[i].addr) ||
         !catf(sa, "\nAction: %s\nStatus: %s\n", d->delayed ? "delayed" : "failed", st) ||
+        (smtp && *host && (!cat(sa, "Remote-MTA: dns; ") || !catline(sa, host) || !cat(sa, "\n"))) ||
         !cat(sa, smtp ? "Diagnostic-Code: smtp; " : "Diagnostic-Code: X-mailroom; ") || !catline(sa, t) ||
         !cat(sa, "\n"))
       return -1;
