@@ -451,6 +451,7 @@ def main():
                 recv.control('me', 'ok.test')
                 recv.control('locals', 'ok.test')
                 recv.add_mailbox('bob')
+                recv.start()  # its queue manager: what smtpd accepts goes on into bob's Maildir
                 if not start_receiver(recv, hosts['ok.test']):
                     R.fail('e2e receiver', recv.service_log()[-600:])
                     R.exit()
