@@ -14,6 +14,7 @@
 
 #include <errmsg.h>
 
+#include "auto_home.h"
 #include "control.h"
 #include "exitcodes.h"
 #include "remote.h"
@@ -28,7 +29,8 @@
 #define SMTPROUTES_MAX (1024 * 1024)
 #define WHY_MAX (REPORT_TEXT_MAX + 1)
 
-static void die_usage(void) { die(EX_PERM, "usage: mailroom-remote domain sender msglen recipient ..."); }
+/* rspawn starts us in the instance home; the usage names the compiled-in one. */
+static void die_usage(void) { die(EX_PERM, "usage: mailroom-remote domain sender msglen recipient ... (in ", auto_home, ")"); }
 static void die_root(void) { die(EX_TEMP, "refusing to run as root: mailroom-rspawn runs me as mrremote"); }
 static void die_write(void) { diesys(EX_TEMP, "unable to write the report on fd 1"); }
 

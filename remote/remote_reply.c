@@ -61,10 +61,11 @@ static int endline(smtpreply *r)
     errno = EPROTO;
     return -1;
   }
-  if (++r->nlines > SMTPREPLY_LINES_MAX) {
+  if (r->nlines == SMTPREPLY_LINES_MAX) {
     errno = E2BIG;
     return -1;
   }
+  r->nlines++;
   r->code = code;
   if (r->nlines == 1) text_cat(r->text, sizeof r->text, &r->textlen, l, 3);
   if (n > 4) {
