@@ -168,5 +168,6 @@ build/bench/%: bench/%.c
 	$(CC) $(ALL_CFLAGS) -pthread -o $@ $<
 .PHONY: bench
 bench: all $(BENCH_TOOLS)
+	@bash bench/deps.sh
 	@test "$(SANITIZE)" != 1 || { echo "bench: not with SANITIZE=1 (figures need the release build)" >&2; exit 100; }
 	@COMPARE='$(COMPARE)' python3 -u bench/run.py

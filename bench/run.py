@@ -103,6 +103,10 @@ def floor(count):
 # --- targets: mailroom, and Postfix with COMPARE=postfix ------------------------------------
 class Mailroom:
     name = 'mailroom'
+    rcpt = RCPT
+
+    def sendmail_env(self):
+        return None
 
     def __init__(self, inst):
         self.inst = inst
@@ -173,22 +177,14 @@ def queue_ids():
     return q.pw_uid, s.pw_gid
 
 
-def smtpload(target, count, conc, perconn, size=2048, rcpts=1, rcpt=RCPT, timeout=900):
-    argv = [tool('smtpload'), '-c', str(conc), '-m', str(perconn), '-s', str(size), '-r', str(rcpts),
-            target.ip, str(target.port), str(count), 'bench@bench.test', rcpt]
-    r = mrbench.run(argv, timeout=timeout)
-    out = r.stdout.decode(errors='replace').strip()
-    if not out.startswith('smtpload '):
-        raise RuntimeError('smtpload: %s %s' % (out, r.stderr.decode(errors='replace')))
-    f = dict(kv.split('=') for kv in out.split()[1:])
-    return int(f['ok']), int(f['fail']), float(f['secs'])
+smtpload = mrbench.smtpload
 
 
 def smtp_run(target, count, conc, perconn, size):
     """One run of figures 1-2: returns (accepted/s, end-to-end/s, note)."""
     target.clear()
     t0 = time.monotonic()
-    ok, fail, secs = smtpload(target, count, conc, perconn, size)
+    ok, fail, secs = smtpload(target, count, conc, perconn, size, rcpt=target.rcpt)
     got, _ = mrbench.wait_count(target.maildir_new(), ok, timeout=60 + count * 0.2)
     e2e = time.monotonic() - t0
     note = ''
@@ -231,7 +227,7 @@ def fig_sendmail(targets, count):
         fails = 0
         t0 = time.monotonic()
         for _ in range(count):
-            r = subprocess.run(argv, input=msg, capture_output=True, timeout=60, cwd='/')
+            r = subprocess.run(argv, input=msg, capture_output=True, timeout=60, cwd='/', env=t.sendmail_env())
             fails += r.returncode != 0
         inj = time.monotonic() - t0
         got, _ = mrbench.wait_count(t.maildir_new(), count - fails, timeout=60 + count * 0.2)
