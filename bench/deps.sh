@@ -4,12 +4,12 @@
 # build/postfix. The package is never installed: installing it would make Postfix the
 # machine's MTA (and remove exim4 where that is installed), write /etc/postfix and start a
 # daemon on port 25 at the next boot. The unpacked programs run with LD_LIBRARY_PATH pointing
-# at build/postfix/usr/lib/postfix (their RUNPATH is /usr/lib/postfix). Its libraries
-# (libicu72, libssl3, libsasl2-2, libdb5.3, libnsl2) are installed here if missing.
+# RUNPATH is set (patchelf) to build/postfix/usr/lib/postfix. Its libraries (libicu72,
+# libssl3, libsasl2-2, libdb5.3, libnsl2) and patchelf are installed here if missing.
 set -eu
 cd "$(dirname "$0")/.."
-[ -x build/postfix/usr/sbin/smtp-sink ] && exit 0
-libs="libdb5.3 libicu72 libnsl2 libsasl2-2 libssl3"
+[ -f build/postfix/.ready ] && exit 0
+libs="libdb5.3 libicu72 libnsl2 libsasl2-2 libssl3 patchelf"
 missing=""
 for p in $libs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
@@ -32,4 +32,14 @@ if ! (cd "$tmp" && apt-get download postfix >/dev/null 2>&1); then
 fi
 mkdir -p build/postfix
 for d in "$tmp"/*.deb; do dpkg -x "$d" build/postfix; done
+# dpkg -x keeps postdrop's and postqueue's set-gid bits: drop them. The bench runs them as
+# root, and a set-gid program ignores LD_LIBRARY_PATH (so it would not find its libraries).
+chmod -R ug-s build/postfix
+# Their RUNPATH is /usr/lib/postfix, where nothing is installed; and sendmail runs postdrop
+# with a cleaned environment, so LD_LIBRARY_PATH does not reach it: point RUNPATH here.
+lib=$(pwd)/build/postfix/usr/lib/postfix
+for f in build/postfix/usr/sbin/* build/postfix/usr/lib/postfix/sbin/* build/postfix/usr/lib/postfix/*.so; do
+  if [ -f "$f" ] && head -c 4 "$f" | grep -q ELF; then patchelf --set-rpath "$lib" "$f"; fi
+done
+touch build/postfix/.ready
 exit 0

@@ -158,6 +158,9 @@ class Mailroom:
     def release(self):
         self.inst.start(ready_timeout=60)
 
+    def release_prepare(self):
+        pass
+
     def fill_held(self, count, msg, rcpts=(RCPT,)):
         ids = queue_ids()
         mrbench.write_queue(self.inst.home, count, msg, 'bench@bench.test', list(rcpts), 'new', uid=ids[0], gid=ids[1])
@@ -253,6 +256,7 @@ def fig_drain(targets, count):
         t.hold()
         say('%s: %d messages queued with delivery held' % (t.name, count))
         t.fill_held(count, msg)
+        t.release_prepare()
         t0 = time.monotonic()
         t.release()
         got, _ = mrbench.wait_count(t.maildir_new(), count, timeout=60 + count * 0.1)
@@ -338,6 +342,7 @@ def remote_run(t, sink, rc, count):
         t.hold()
         rcpts = ['u%d@sink.test' % i for i in range(rc)]
         t.fill_held(count, mrbench.message_2k(), rcpts)
+        t.release_prepare()
         t0 = time.monotonic()
         t.release()
         ok = t.wait_queue_empty(120 + count * rc * 0.05)
