@@ -165,7 +165,9 @@ clean:
 BENCH_TOOLS := $(patsubst bench/%.c,build/bench/%,$(wildcard bench/*.c))
 build/bench/%: bench/%.c
 	@mkdir -p build/bench
-	$(CC) $(ALL_CFLAGS) -pthread -o $@ $<
+	$(CC) $(ALL_CFLAGS) -pthread -o $@ $< $(BENCH_LDFLAGS)
+# static: the RSS before its child's exec counts in the child's peak (bench/peakrss.c)
+build/bench/peakrss: BENCH_LDFLAGS := -static
 .PHONY: bench
 bench: all $(BENCH_TOOLS)
 	@bash bench/deps.sh
