@@ -336,7 +336,8 @@ def stop_group(p):
 
 def remote_run(t, sink, rc, count):
     ip, port = mrbench.random_loopback()
-    sp = start_sink(sink, ip, port, '/tmp/mrbench.sink.%d.log' % os.getpid())
+    sinklog = '/tmp/mrbench.sink.%d.log' % os.getpid()
+    sp = start_sink(sink, ip, port, sinklog)
     try:
         t.route_sink(ip, port)
         t.hold()
@@ -350,6 +351,8 @@ def remote_run(t, sink, rc, count):
         return secs, ok, '' if ok else 'queue not empty after %.0f s' % secs
     finally:
         stop_group(sp)
+        if os.path.exists(sinklog):
+            os.unlink(sinklog)
 
 
 Mailroom.route_sink = lambda self, ip, port: (self.inst.control('smtproutes', 'sink.test:[%s]:%d' % (ip, port)),
@@ -548,11 +551,8 @@ def profile(mr, count):
         mr.clear()
         pids = [mr.tcpserver.pid] + mr.inst.instance_procs('mailroom-send') + mr.inst.instance_procs('mailroom-lspawn')
         out = '/tmp/mrbench.strace.%d' % os.getpid()
-        argv = ['strace', '-f', '-c', '-o', out, '-e', 'trace=' + calls]
-        for p in pids:
-            argv += ['-p', str(p)]
-        if what == 'sendmail':
-            argv = ['strace', '-f', '-c', '-o', out + '.inj', '-e', 'trace=' + calls, '--'] + mr.sendmail()
+        # the sendmail path: each sendmail runs under its own strace (the injector is its child)
+        argv = ['strace', '-f', '-c', '-o', out + '.inj', '-e', 'trace=' + calls, '--'] + mr.sendmail()
         st = subprocess.Popen(['strace', '-f', '-c', '-o', out, '-e', 'trace=' + calls] +
                               sum((['-p', str(p)] for p in pids), []),
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
