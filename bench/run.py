@@ -429,7 +429,7 @@ def fig_pop3(mr, sizes, retr):
         log.close()
     inst.services.append(p)
     mrbench.wait_port(ip, port, 10, p)
-    msg = mrbench.message_2k().replace(b'\n', b'\n')
+    msg = mrbench.message_2k()
     have = 0
     host = 'bench'
     for total in sizes:
@@ -493,10 +493,8 @@ def fig_rss(mr):
         s = inst.session(env={'TCPREMOTEIP': '127.0.0.1'}, timeout=120)
         try:
             s.cmd('EHLO bench.test')
-            body = mrbench.message_2k(size).replace(b'\n', b'\r\n')
             code, text = s.transaction('bench@bench.test', [RCPT], smtpinst.crlf(mrbench.message_2k(size)))
             hw = mrbench.vmhwm(s.proc.pid)
-            del body
             R.add(8, 'peak RSS mailroom-smtpd, one %s message' % label, hw or 'n/a', 'KB', None,
                   '' if code == 250 else 'reply %s %s' % (code, text))
             s.cmd('QUIT')
