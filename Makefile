@@ -168,3 +168,18 @@ check: all $(UNIT_BINS) $(FUZZ_BINS)
 
 clean:
 	rm -rf build
+
+# --- the benchmark (issue 8): `make bench`, `make bench COMPARE=postfix`, BENCH_SCALE=0.1 ----
+# bench/*.c are the harness's own tools (fsync floor, SMTP load client, peak-RSS wrapper),
+# built into build/bench with the release flags of the programs (-O2, no sanitizers).
+BENCH_TOOLS := $(patsubst bench/%.c,build/bench/%,$(wildcard bench/*.c))
+build/bench/%: bench/%.c
+	@mkdir -p build/bench
+	$(CC) $(ALL_CFLAGS) -pthread -o $@ $< $(BENCH_LDFLAGS)
+# static: the RSS before its child's exec counts in the child's peak (bench/peakrss.c)
+build/bench/peakrss: BENCH_LDFLAGS := -static
+.PHONY: bench
+bench: all $(BENCH_TOOLS)
+	@bash bench/deps.sh
+	@test "$(SANITIZE)" != 1 || { echo "bench: not with SANITIZE=1 (figures need the release build)" >&2; exit 100; }
+	@COMPARE='$(COMPARE)' python3 -u bench/run.py

@@ -1,0 +1,719 @@
+#!/usr/bin/env python3
+"""bench/run.py: the driver of `make bench` (issue 8).
+
+Starts a throw-away mailroom instance (TESTS/lib/mrinst.py: `make relink` with a home under
+/tmp, lib/sh/setup.sh, role users as root), measures the issue's figures 1-8 and the fsync
+floor (build/bench/floor), and prints a table (value, messages per second, ratio to the
+floor, and with COMPARE=postfix the Postfix figure and the mailroom/Postfix ratio), writes
+bench/results.json and bench/results.svg. Every server it starts is stopped on the way out;
+all traffic goes to random 127.x.y.z addresses; DNSCACHEIP points at a loopback address
+where nothing answers, so nothing can query the machine's resolver.
+
+Environment: BENCH_SCALE (default 1: the issue's counts; 0.1 for a quick run),
+COMPARE=postfix, BENCH_ONLY=1,2,... (figures to run), BENCH_PROFILE=0 (skip strace -c).
+"""
+
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', 'TESTS', 'lib'))
+sys.path.insert(0, HERE)
+
+import mrinst  # noqa: E402
+import smtpinst  # noqa: E402
+import mrbench  # noqa: E402
+from mrbench import tool, uptime  # noqa: E402
+import svgchart  # noqa: E402
+
+SCALE = float(os.environ.get('BENCH_SCALE') or 1)
+COMPARE = (os.environ.get('COMPARE') or '').strip()
+ONLY = set((os.environ.get('BENCH_ONLY') or '').replace(',', ' ').split())
+PROFILE = os.environ.get('BENCH_PROFILE', '1') != '0'
+IS_ROOT = os.geteuid() == 0
+RCPT = 'demo@localhost'
+T_START = time.monotonic()
+
+
+def n(count, least=10):
+    return max(least, int(count * SCALE))
+
+
+def say(*a):
+    print('#', *a, flush=True)
+
+
+def want(fig):
+    return not ONLY or str(fig) in ONLY
+
+
+class Results:
+    """Rows of the table. A row: fig, label, value, unit, rate (messages/s or None),
+    peers {name: {value, rate}}, note."""
+
+    def __init__(self):
+        self.rows = []
+        self.floor = None
+        self.floors = []
+        self.profile = {}
+        self.loads = []
+
+    def add(self, fig, label, value, unit, rate=None, note='', peer=None, key=None):
+        row = {'fig': fig, 'key': key or label, 'label': label, 'value': value, 'unit': unit,
+               'rate': rate, 'note': note, 'peers': {}}
+        if peer:
+            row['peers'].update(peer)
+        self.rows.append(row)
+        val = '%.3f' % value if isinstance(value, float) else str(value)
+        say('fig %s %-44s %12s %-6s%s%s' % (fig, label, val, unit,
+                                           ' %9.1f msg/s' % rate if rate else '', ' (%s)' % note if note else ''))
+        return row
+
+    def peer(self, row, name, value, rate=None, note=''):
+        row['peers'][name] = {'value': value, 'rate': rate, 'note': note}
+        val = '%.3f' % value if isinstance(value, float) else str(value)
+        say('      %-44s %12s %-6s%s%s' % (name + ': ' + row['label'], val, row['unit'],
+                                            ' %9.1f msg/s' % rate if rate else '', ' (%s)' % note if note else ''))
+
+
+R = Results()
+
+
+# --- the fsync floor ----------------------------------------------------------------------
+def floor(count):
+    d = tempfile.mkdtemp(prefix='mrbench.floor.', dir='/tmp')
+    try:
+        r = mrbench.run([tool('floor'), os.path.join(d, 'f'), str(count)], timeout=300)
+        if r.returncode != 0:
+            raise RuntimeError('floor: %s' % r.stderr.decode(errors='replace'))
+        f = dict(kv.split('=') for kv in r.stdout.decode().split()[1:])
+        return float(f['rate'])
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# --- targets: mailroom, and Postfix with COMPARE=postfix ------------------------------------
+class Mailroom:
+    name = 'mailroom'
+    rcpt = RCPT
+
+    def sendmail_env(self):
+        return None
+
+    def __init__(self, inst):
+        self.inst = inst
+        self.ip, self.port = mrbench.random_loopback()
+        self.tcpserver = None
+
+    def start(self):
+        self.inst.start(ready_timeout=30)
+        # The service as lib/sh/setup.d/smtpd.sh writes it, with room for 50 sessions at once
+        # (the service's -c 40 would queue ten of figure 1's clients in the backlog).
+        self.inst.setup_smtpd(self.port)
+        uid, gid = self.inst.smtpd_ids()
+        ug = ['-u', str(uid), '-g', str(gid)] if IS_ROOT else []
+        argv = (['tcpserver', '-H', '-R', '-l', 'localhost', '-c', '100', '-b', '128', '-x',
+                 self.inst.path('control', 'smtp.cdb')] + ug + [self.ip, str(self.port), self.inst.bin('mailroom-smtpd')])
+        log = open(self.inst.path('smtpd.bench.log'), 'ab')
+        try:
+            self.tcpserver = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                              start_new_session=True, cwd='/', env={'PATH': '/usr/bin:/bin'})
+        finally:
+            log.close()
+        self.inst.services.append(self.tcpserver)
+        mrbench.wait_port(self.ip, self.port, 10, self.tcpserver)
+
+    def maildir_new(self):
+        return os.path.join(self.inst.maildir('demo'), 'new')
+
+    def clear(self):
+        mrbench.empty_dir(self.maildir_new())
+
+    def queue_empty(self):
+        q = self.inst.queue_files()
+        return not q['new'] and not q['mess']
+
+    def wait_queue_empty(self, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.queue_empty():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def sendmail(self):
+        return [self.inst.bin('sendmail'), RCPT]
+
+    def hold(self):
+        self.inst.stop()
+
+    def release(self):
+        self.inst.start(ready_timeout=60)
+
+    def release_prepare(self):
+        pass
+
+    def fill_held(self, count, msg, rcpts=(RCPT,)):
+        ids = queue_ids()
+        mrbench.write_queue(self.inst.home, count, msg, 'bench@bench.test', list(rcpts), 'new', uid=ids[0], gid=ids[1])
+        os.sync()
+
+    def send_pid(self):
+        p = self.inst.instance_procs('mailroom-send')
+        return p[0] if p else None
+
+
+def queue_ids():
+    if not IS_ROOT:
+        return None, None
+    import pwd
+    q = pwd.getpwnam('mrqueue')
+    s = pwd.getpwnam('mrsend')
+    return q.pw_uid, s.pw_gid
+
+
+smtpload = mrbench.smtpload
+
+
+def smtp_run(target, count, conc, perconn, size):
+    """One run of figures 1-2: returns (accepted/s, end-to-end/s, note)."""
+    target.clear()
+    t0 = time.monotonic()
+    ok, fail, secs = smtpload(target, count, conc, perconn, size, rcpt=target.rcpt)
+    got, _ = mrbench.wait_count(target.maildir_new(), ok, timeout=60 + count * 0.2)
+    e2e = time.monotonic() - t0
+    note = ''
+    if fail:
+        note += '%d refused or failed; ' % fail
+    if got < ok:
+        note += 'only %d of %d delivered in time; ' % (got, ok)
+    target.wait_queue_empty(60)
+    target.clear()
+    return ok / secs if secs else 0, got / e2e if e2e else 0, note.rstrip('; ')
+
+
+def fig_smtp(targets, fig, size, count):
+    for conc in (1, 10, 50):
+        for perconn in (1, 10):
+            label = '%s %dKB c%d %s' % ('smtp' if fig == 1 else 'smtp', size // 1024, conc,
+                                        '1/conn' if perconn == 1 else '10/conn')
+            rows = {}
+            for t in targets:  # interleaved: mailroom, then the peer, run by run
+                try:
+                    acc, e2e, note = smtp_run(t, count, conc, perconn, size)
+                except Exception as e:  # noqa: BLE001 - one failed run must not end the bench
+                    traceback.print_exc()
+                    acc = e2e = 0.0
+                    note = 'error: %s' % e
+                if t.name == 'mailroom':
+                    rows['a'] = R.add(fig, label + ' accepted', acc, 'msg/s', acc, note)
+                    rows['e'] = R.add(fig, label + ' into Maildir', e2e, 'msg/s', e2e, note)
+                else:
+                    R.peer(rows['a'], t.name, acc, acc, note)
+                    R.peer(rows['e'], t.name, e2e, e2e, note)
+
+
+def fig_sendmail(targets, count):
+    msg = mrbench.message_2k()
+    rows = {}
+    for t in targets:
+        t.clear()
+        argv = t.sendmail()
+        fails = 0
+        t0 = time.monotonic()
+        for _ in range(count):
+            r = subprocess.run(argv, input=msg, capture_output=True, timeout=60, cwd='/', env=t.sendmail_env())
+            fails += r.returncode != 0
+        inj = time.monotonic() - t0
+        got, _ = mrbench.wait_count(t.maildir_new(), count - fails, timeout=60 + count * 0.2)
+        e2e = time.monotonic() - t0
+        note = '%d failed' % fails if fails else ''
+        if got < count - fails:
+            note += ' only %d delivered' % got
+        t.wait_queue_empty(60)
+        t.clear()
+        if t.name == 'mailroom':
+            rows['i'] = R.add(3, 'sendmail serial: ms per injection', inj / count * 1000, 'ms', count / inj, note)
+            rows['e'] = R.add(3, 'sendmail serial: until delivered', e2e, 's', got / e2e, note)
+        else:
+            R.peer(rows['i'], t.name, inj / count * 1000, count / inj, note)
+            R.peer(rows['e'], t.name, e2e, got / e2e, note)
+
+
+def fig_drain(targets, count):
+    msg = mrbench.message_2k()
+    row = None
+    for t in targets:
+        t.clear()
+        t.hold()
+        say('%s: %d messages queued with delivery held' % (t.name, count))
+        t.fill_held(count, msg)
+        t.release_prepare()
+        t0 = time.monotonic()
+        t.release()
+        got, _ = mrbench.wait_count(t.maildir_new(), count, timeout=60 + count * 0.1)
+        secs = time.monotonic() - t0
+        note = '' if got >= count else 'only %d of %d delivered' % (got, count)
+        t.wait_queue_empty(60)
+        t.clear()
+        if t.name == 'mailroom':
+            row = R.add(4, 'local drain of %d' % count, secs, 's', got / secs, note)
+            hw = mrbench.vmhwm(t.send_pid() or 0)
+            if hw:
+                R.add(8, 'peak RSS mailroom-send after the drain', hw, 'KB')
+        else:
+            R.peer(row, t.name, secs, got / secs, note)
+
+
+# --- figure 5: remote delivery to a sink ----------------------------------------------------
+def fig_remote(targets, counts):
+    have = all(os.path.exists(os.path.join(mrbench.CHECKOUT, 'build', 'bin', p))
+               for p in ('mailroom-rspawn', 'mailroom-remote'))
+    sink = shutil.which('smtp-sink') or sinkpath()
+    for rc, count in counts:
+        label = 'remote c20 %d rcpt/msg (%d msgs)' % (rc, count)
+        if not have:
+            R.add(5, label, 'n/a', '', None, 'remote delivery not built')
+            continue
+        if not sink:
+            R.add(5, label, 'n/a', '', None, 'no smtp-sink (bench/deps.sh unpacks postfix)')
+            continue
+        row = None
+        for t in targets:
+            try:
+                secs, got, note = remote_run(t, sink, rc, count)
+                rate = count / secs if got else 0
+            except Exception as e:  # noqa: BLE001
+                traceback.print_exc()
+                secs, rate, note = 0.0, 0.0, 'error: %s' % e
+            if t.name == 'mailroom':
+                row = R.add(5, label, secs, 's', rate, note)
+            else:
+                R.peer(row, t.name, secs, rate, note)
+
+
+def sinkpath():
+    p = os.path.join(mrbench.CHECKOUT, 'build', 'postfix', 'usr', 'sbin', 'smtp-sink')
+    return p if os.path.exists(p) else None
+
+
+def start_sink(sink, ip, port, logpath):
+    env = dict(os.environ)
+    lib = os.path.join(mrbench.CHECKOUT, 'build', 'postfix', 'usr', 'lib', 'postfix')
+    if os.path.isdir(lib):
+        env['LD_LIBRARY_PATH'] = lib
+    log = open(logpath, 'ab')
+    try:
+        # -c: count; -u: run as nobody when root; backlog 256
+        argv = [sink, '-u', 'nobody', '%s:%d' % (ip, port), '256'] if IS_ROOT else [sink, '%s:%d' % (ip, port), '256']
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                             start_new_session=True, env=env)
+    finally:
+        log.close()
+    mrbench.wait_port(ip, port, 10, p)
+    return p
+
+
+def stop_group(p):
+    try:
+        os.killpg(p.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        p.wait(5)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait(5)
+
+
+def remote_run(t, sink, rc, count):
+    ip, port = mrbench.random_loopback()
+    sinklog = '/tmp/mrbench.sink.%d.log' % os.getpid()
+    sp = start_sink(sink, ip, port, sinklog)
+    try:
+        t.route_sink(ip, port)
+        t.hold()
+        rcpts = ['u%d@sink.test' % i for i in range(rc)]
+        t.fill_held(count, mrbench.message_2k(), rcpts)
+        t.release_prepare()
+        t0 = time.monotonic()
+        t.release()
+        ok = t.wait_queue_empty(120 + count * rc * 0.05)
+        secs = time.monotonic() - t0
+        return secs, ok, '' if ok else 'queue not empty after %.0f s' % secs
+    finally:
+        stop_group(sp)
+        if os.path.exists(sinklog):
+            os.unlink(sinklog)
+
+
+Mailroom.route_sink = lambda self, ip, port: (self.inst.control('smtproutes', 'sink.test:[%s]:%d' % (ip, port)),
+                                               self.inst.control('concurrencyremote', '20'),
+                                               self.inst.control('concurrencydomain', '20'))
+
+
+# --- figure 6: queue scale ----------------------------------------------------------------------
+def fig_queue_scale(mr, sizes, count):
+    msg = mrbench.message_2k()
+    ids = queue_ids()
+    for q in sizes:
+        mr.hold()
+        mr.clear()
+        t0 = time.monotonic()
+        # already picked up, each with its retry a day away: they stay queued while we measure
+        mrbench.write_queue(mr.inst.home, q, b'Subject: queued\n\nx\n', 'bench@bench.test', [RCPT], 'mess',
+                            deferred_until=int(time.time()) + 86400, uid=ids[0], gid=ids[1],
+                            info_uid=sendids()[0] if IS_ROOT else None)
+        os.sync()
+        say('queue scale: %d deferred messages written in %.1f s' % (q, time.monotonic() - t0))
+        t0 = time.monotonic()
+        mr.release()
+        # a probe through the whole path tells when the start-up scan is over
+        subprocess.run(mr.sendmail(), input=msg, capture_output=True, timeout=60, cwd='/')
+        got, _ = mrbench.wait_count(mr.maildir_new(), 1, timeout=120 + q / 500)
+        startup = time.monotonic() - t0
+        mr.clear()
+        t0 = time.monotonic()
+        ok, fail, secs = smtpload(mr, count, 10, 10)
+        got, _ = mrbench.wait_count(mr.maildir_new(), ok, timeout=60 + count * 0.2)
+        e2e = time.monotonic() - t0
+        note = '' if got >= count else 'only %d of %d delivered' % (got, count)
+        R.add(6, 'queue %d: start-up until first delivery' % q, startup, 's')
+        R.add(6, 'queue %d: ms per message (smtp c10 10/conn)' % q, e2e / max(1, got) * 1000, 'ms',
+              got / e2e, note, key='queue %d cost' % q)
+        hw = mrbench.vmhwm(mr.send_pid() or 0)
+        if hw:
+            R.add(8, 'peak RSS mailroom-send with %d queued' % q, hw, 'KB')
+        mr.hold()
+        for d in ('mess', 'info', 'new'):
+            mrbench.empty_dir(mr.inst.path('queue', d))
+        mr.clear()
+    mr.release()
+
+
+def sendids():
+    import pwd
+    s = pwd.getpwnam('mrsend')
+    return s.pw_uid, s.pw_gid
+
+
+# --- figure 7: POP3 ----------------------------------------------------------------------------
+def fig_pop3(mr, sizes, retr):
+    import pwd
+    inst = mr.inst
+    box = inst.add_mailbox('popbench')
+    d = inst.assign_entry('demo')
+    uid, gid = (d['uid'], d['gid']) if IS_ROOT else (os.getuid(), os.getgid())
+    r = subprocess.run([inst.bin('mailroom-passwd'), '-u', str(uid), '-g', str(gid), '-d',
+                        inst.path('mail', 'popbench'), 'add', 'popbench'], input=b'popbench\n',
+                       capture_output=True, timeout=30, cwd=inst.home)
+    if r.returncode != 0:
+        R.add(7, 'pop3', 'n/a', '', None, 'mailroom-passwd add failed: %s' % r.stderr.decode(errors='replace')[:200])
+        return
+    ip, port = mrbench.random_loopback()
+    argv = ['tcpserver', '-R', '-H', '-l0', '-c', '10', ip, str(port), inst.bin('mailroom-popup'), 'localhost',
+            inst.bin('mailroom-checkpassword'), inst.bin('mailroom-pop3d'), 'Maildir']
+    log = open(inst.path('pop3.bench.log'), 'ab')
+    try:
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                             start_new_session=True, cwd='/', env={'PATH': '/usr/bin:/bin'})
+    finally:
+        log.close()
+    inst.services.append(p)
+    mrbench.wait_port(ip, port, 10, p)
+    msg = mrbench.message_2k()
+    have = 0
+    host = 'bench'
+    for total in sizes:
+        t0 = time.monotonic()
+        cur = os.path.join(box, 'cur')
+        for i in range(have, total):
+            fn = os.path.join(cur, '1700000000.M%dP1.%s,S=%d:2,' % (i, host, len(msg)))
+            fd = os.open(fn, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            os.write(fd, msg)
+            if IS_ROOT:
+                os.fchown(fd, uid, gid)
+            os.close(fd)
+        have = total
+        os.sync()
+        say('pop3: Maildir of %d messages made in %.1f s' % (total, time.monotonic() - t0))
+        c = mrbench.LineConn(ip, port, timeout=120)
+        try:
+            t0 = time.monotonic()
+            line = c.line()
+            assert line.startswith(b'+OK'), line
+            assert c.cmd('USER popbench').startswith(b'+OK')
+            line = c.cmd('PASS popbench')
+            assert line.startswith(b'+OK'), line
+            t_login = time.monotonic() - t0
+            st = c.cmd('STAT')
+            assert st.startswith(b'+OK'), st
+            line = c.cmd('LIST')
+            assert line.startswith(b'+OK'), line
+            nlist = c.multi().count(b'\r\n')
+            line = c.cmd('UIDL')
+            assert line.startswith(b'+OK'), line
+            nuidl = c.multi().count(b'\r\n')
+            t_list = time.monotonic() - t0
+            note = '' if nlist == total and nuidl == total else 'LIST %d, UIDL %d lines' % (nlist, nuidl)
+            R.add(7, 'pop3 %d: login+STAT+LIST+UIDL' % total, t_list, 's', total / t_list, note + (
+                '; login %.3f s' % t_login).lstrip('; '))
+            pids = [q for q in inst.instance_procs('mailroom-pop3d')]
+            if total == sizes[0]:
+                nr = min(retr, total)
+                t0 = time.monotonic()
+                size = 0
+                for i in range(1, nr + 1):
+                    line = c.cmd('RETR %d' % i)
+                    assert line.startswith(b'+OK'), line
+                    size += len(c.multi())
+                t_retr = time.monotonic() - t0
+                R.add(7, 'pop3 RETR of %d' % nr, t_retr, 's', nr / t_retr, '%d bytes' % size)
+            hw = max([mrbench.vmhwm(q) or 0 for q in pids] or [0])
+            if hw:
+                R.add(8, 'peak RSS mailroom-pop3d, %d msgs' % total, hw, 'KB')
+            c.cmd('QUIT')
+        finally:
+            c.close()
+    mr.inst.stop_service(p)
+
+
+# --- figure 8: peak RSS of smtpd and local -------------------------------------------------------
+def fig_rss(mr):
+    inst = mr.inst
+    for size, label in ((2048, '2 KB'), (10 * 1024 * 1024, '10 MB')):
+        s = inst.session(env={'TCPREMOTEIP': '127.0.0.1'}, timeout=120)
+        try:
+            s.cmd('EHLO bench.test')
+            code, text = s.transaction('bench@bench.test', [RCPT], smtpinst.crlf(mrbench.message_2k(size)))
+            hw = mrbench.vmhwm(s.proc.pid)
+            R.add(8, 'peak RSS mailroom-smtpd, one %s message' % label, hw or 'n/a', 'KB', None,
+                  '' if code == 250 else 'reply %s %s' % (code, text))
+            s.cmd('QUIT')
+        finally:
+            s.finish()
+    mrbench.wait_count(mr.maildir_new(), 2, timeout=60)
+    mr.clear()
+    # mailroom-local run as lspawn runs it (INTERNALS.md), under build/bench/peakrss
+    d = inst.assign_entry('demo')
+    for size, label in ((2048, '2 KB'), (10 * 1024 * 1024, '10 MB')):
+        msg = mrbench.message_2k(size)
+        qf = inst.path('rss.msg')
+        with open(qf, 'wb') as f:
+            f.write(mrbench.queue_file(msg, 'bench@bench.test', [RCPT]))
+        argv = [tool('peakrss')]
+        if IS_ROOT:
+            argv += ['-u', str(d['uid']), '-g', str(d['gid'])]
+        argv += ['-d', d['home'], inst.bin('mailroom-local'), '--', d['user'], d['home'], 'demo', '', '',
+                 'localhost', 'bench@bench.test', str(len(msg)), './Maildir/']
+        with open(qf, 'rb') as f:
+            r = subprocess.run(argv, stdin=f, capture_output=True, timeout=60)
+        kb = None
+        for line in r.stderr.decode(errors='replace').splitlines():
+            if line.startswith('peakrss '):
+                kb = int(line.split()[1])
+        R.add(8, 'peak RSS mailroom-local, one %s message' % label, kb or 'n/a', 'KB', None,
+              '' if r.returncode == 0 else 'exit %d: %s' % (r.returncode, r.stdout.decode(errors='replace')[:100]))
+        os.unlink(qf)
+    mr.clear()
+
+
+# --- where the time goes: strace -c per message ----------------------------------------------------
+def profile(mr, count):
+    if not shutil.which('strace'):
+        say('profile: no strace')
+        return
+    msg = mrbench.message_2k()
+    calls = 'fsync,fdatasync,sync_file_range,clone,clone3,fork,vfork,execve'
+
+    def counts(path):
+        out = {}
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 5 and parts[-1] in calls.split(',') and parts[3].isdigit():
+                    out[parts[-1]] = int(parts[3])
+                elif len(parts) >= 4 and parts[-1] in calls.split(',') and parts[2].isdigit():
+                    out[parts[-1]] = int(parts[2])
+        return out
+
+    def traced(what, fn):
+        mr.clear()
+        pids = [mr.tcpserver.pid] + mr.inst.instance_procs('mailroom-send') + mr.inst.instance_procs('mailroom-lspawn')
+        out = '/tmp/mrbench.strace.%d' % os.getpid()
+        # the sendmail path: each sendmail runs under its own strace (the injector is its child)
+        argv = ['strace', '-f', '-c', '-o', out + '.inj', '-e', 'trace=' + calls, '--'] + mr.sendmail()
+        st = subprocess.Popen(['strace', '-f', '-c', '-o', out, '-e', 'trace=' + calls] +
+                              sum((['-p', str(p)] for p in pids), []),
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
+        fn(argv, out)
+        mrbench.wait_count(mr.maildir_new(), count, timeout=120)
+        st.send_signal(signal.SIGINT)
+        st.wait(30)
+        c = counts(out)
+        if what == 'sendmail' and os.path.exists(out + '.inj'):
+            for k, v in counts(out + '.inj').items():
+                c[k] = c.get(k, 0) + v
+        for f in (out, out + '.inj'):
+            if os.path.exists(f):
+                os.unlink(f)
+        per = {k: round(v / count, 2) for k, v in sorted(c.items())}
+        R.profile[what] = per
+        say('profile %s: per message %s' % (what, ' '.join('%s=%s' % kv for kv in per.items())))
+        mr.clear()
+
+    def via_sendmail(argv, out):
+        # the first run is traced on its own (strace -c per run overwrites): sum over runs
+        for i in range(count):
+            a = list(argv)
+            a[a.index('-o') + 1] = out + '.inj.%d' % i
+            subprocess.run(a, input=msg, capture_output=True, timeout=60, cwd='/')
+        tot = {}
+        for i in range(count):
+            f = out + '.inj.%d' % i
+            if os.path.exists(f):
+                for k, v in counts(f).items():
+                    tot[k] = tot.get(k, 0) + v
+                os.unlink(f)
+        with open(out + '.inj', 'w') as f:
+            for k, v in tot.items():
+                f.write('0 0 0 %d 0 %s\n' % (v, k))
+
+    def via_smtp(argv, out):
+        smtpload(mr, count, 1, 1)
+
+    traced('smtp', via_smtp)
+    traced('sendmail', via_sendmail)
+
+
+# --- the table ------------------------------------------------------------------------------------
+def table():
+    fl = R.floor
+    peers = sorted({p for r in R.rows for p in r['peers']})
+    head = '%-4s %-48s %12s %-5s %10s %8s' % ('fig', 'what', 'value', 'unit', 'msg/s', '/floor')
+    for p in peers:
+        head += ' %12s %9s' % (p + ' msg/s', 'mr/' + p)
+    lines = [head, '-' * len(head)]
+    lines.append('%-4s %-48s %12.1f %-5s %10.1f %8s' % ('0', 'fsync floor (create+2KB+fsync+rename+fsync dir)',
+                                                     fl, 'msg/s', fl, '1.00'))
+    for r in R.rows:
+        v = r['value']
+        vs = ('%.3f' % v if v < 100 else '%.1f' % v) if isinstance(v, float) else str(v)
+        rate = r['rate']
+        line = '%-4s %-48s %12s %-5s %10s %8s' % (r['fig'], r['label'][:48], vs, r['unit'],
+                                                 '%.1f' % rate if rate else '-',
+                                                 '%.3f' % (rate / fl) if rate and fl else '-')
+        for p in peers:
+            pr = r['peers'].get(p)
+            if pr and pr.get('rate'):
+                line += ' %12.1f %9s' % (pr['rate'], '%.2f' % (rate / pr['rate']) if rate else '-')
+            else:
+                line += ' %12s %9s' % ('-', '-')
+        if r['note']:
+            line += '  ' + r['note']
+        lines.append(line)
+    return '\n'.join(lines)
+
+
+def main():
+    if IS_ROOT is False:
+        say('not root: no role users, privilege separation off; figures are not comparable')
+    for b in ('mailroom-smtpd', 'mailroom-queue'):
+        p = os.path.join(mrbench.CHECKOUT, 'build', 'bin', b)
+        if os.path.exists(p) and b'__asan_init' in open(p, 'rb').read():
+            print('bench: build/bin/%s was built with SANITIZE=1: make clean && make bench' % b, file=sys.stderr)
+            return 100
+    os.environ['DNSCACHEIP'] = mrbench.random_loopback()[0]  # nothing answers there: no query leaves
+    info = {'date': time.strftime('%Y-%m-%d %H:%M:%S %z'), 'host': platform.node(), 'kernel': platform.release(),
+            'cpus': os.cpu_count(), 'scale': SCALE, 'compare': COMPARE or None}
+    say('mailroom bench: %s, %d cpus, kernel %s, BENCH_SCALE=%s%s' % (
+        info['date'], info['cpus'], info['kernel'], SCALE, ', COMPARE=' + COMPARE if COMPARE else ''))
+    R.loads.append(('start', uptime()))
+    say('load average at start: %s' % uptime())
+    R.floors.append(floor(n(2000, 100)))
+    say('fsync floor: %.1f msg/s' % R.floors[-1])
+    R.floor = R.floors[0]
+
+    peer_ctx = None
+    if COMPARE:
+        if COMPARE != 'postfix':
+            print('bench: COMPARE=%s: only postfix is known' % COMPARE, file=sys.stderr)
+            return 100
+        import postfixpeer
+        peer_ctx = postfixpeer.Postfix()
+    with smtpinst.SmtpInstance(prefix='mrbench.') as inst:
+        mr = Mailroom(inst)
+        mr.start()
+        targets = [mr]
+        if peer_ctx:
+            try:
+                peer_ctx.__enter__()
+                peer_ctx.start()
+                targets.append(peer_ctx)
+            except Exception as e:  # noqa: BLE001
+                traceback.print_exc()
+                say('postfix: not compared: %s' % e)
+                peer_ctx.__exit__(None, None, None)
+                peer_ctx = None
+        try:
+            if want(1):
+                fig_smtp(targets, 1, 2048, n(2000))
+            R.loads.append(('after 1', uptime()))
+            if want(2):
+                fig_smtp(targets, 2, 100 * 1024, n(500))
+            if want(3):
+                fig_sendmail(targets, n(1000))
+            R.loads.append(('after 3', uptime()))
+            if want(4):
+                fig_drain(targets, n(10000))
+            if want(5):
+                fig_remote(targets, [(1, n(1000)), (10, n(200)), (100, n(50, 5))])
+            if peer_ctx:
+                peer_ctx.__exit__(None, None, None)
+                peer_ctx = None
+            R.loads.append(('after 5', uptime()))
+            if want(6):
+                fig_queue_scale(mr, [n(1000, 100), n(10000, 100), n(100000, 100)], n(1000, 100))
+            if want(7):
+                fig_pop3(mr, [n(10000, 100), n(100000, 100)], n(1000, 100))
+            if want(8):
+                fig_rss(mr)
+            if PROFILE and IS_ROOT:
+                profile(mr, 50)
+        finally:
+            if peer_ctx:
+                peer_ctx.__exit__(None, None, None)
+    R.floors.append(floor(n(2000, 100)))
+    R.loads.append(('end', uptime()))
+    R.floor = sum(R.floors) / len(R.floors)
+    say('fsync floor at the end: %.1f msg/s; the ratios use the mean %.1f' % (R.floors[-1], R.floor))
+    elapsed = time.monotonic() - T_START
+    print()
+    print(table())
+    print()
+    print('load averages (1, 5, 15 min): ' + '; '.join('%s %s' % x for x in R.loads))
+    if R.profile:
+        for k, v in R.profile.items():
+            print('per message on the %s path (strace -c -f): %s' % (k, ' '.join('%s=%s' % kv for kv in v.items())))
+    print('bench took %.0f s' % elapsed)
+    info.update({'floor': R.floor, 'floors': R.floors, 'loads': R.loads, 'seconds': round(elapsed, 1),
+                 'profile': R.profile, 'rows': R.rows})
+    with open(os.path.join(HERE, 'results.json'), 'w') as f:
+        json.dump(info, f, indent=1)
+    with open(os.path.join(HERE, 'results.svg'), 'w') as f:
+        f.write(svgchart.chart(info))
+    print('wrote bench/results.json and bench/results.svg')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
