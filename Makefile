@@ -41,6 +41,8 @@ LIBS_mailroom-passwd  := $(CDB) $(SKA) -lcrypt
 # never getpwnam (smtpd/smtpd_rcpt.c). Not with SANITIZE=1: sanitizers need the dynamic runtime.
 LIBS_mailroom-smtpd   := $(if $(filter 1,$(SANITIZE)),,-static) $(CDB) $(SKA)
 LIBS_mailroom-newcontrol := $(CDB) $(SKA)
+# The TLS proxy is the only program linked with libtls (LibreSSL's API; Debian's libretls).
+LIBS_mailroom-tlsd    := -ltls $(SKA)
 
 FOLDERS := queue send local smtpd pop3d remote
 PROGS := $(notdir $(basename $(foreach f,$(FOLDERS),$(wildcard $(f)/mailroom-*.c))))
