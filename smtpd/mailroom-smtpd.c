@@ -129,6 +129,10 @@ int main(void)
   cf.authfd = tlsctl_envfd(TLSD_ENV_AUTH);
   if (!tlsctl_info_ok(getenv(TLSD_ENV_TLS), cf.tls)) cf.tls[0] = 0;
   cf.submission = !!getenv("MAILROOM_SUBMISSION");
+  /* neither socket is the injector's business */
+  if ((cf.tlsctl >= 0 && fcntl(cf.tlsctl, F_SETFD, FD_CLOEXEC) < 0) ||
+      (cf.authfd >= 0 && fcntl(cf.authfd, F_SETFD, FD_CLOEXEC) < 0))
+    strerr_diefusys(EX_TEMP, "set FD_CLOEXEC");
 
   smtpd_io_init(&io, 0, 1, cf.timeout);
   r = smtpd_session(&cf, &io);
