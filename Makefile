@@ -48,6 +48,8 @@ LIBS_mailroom-newcontrol := $(CDB) $(SKA)
 OWFAT := build/owfat/usr/lib/libowfat.a
 OWFAT_INC := -Ibuild/owfat/usr/include
 LIBS_mailroom-remote  := $(OWFAT)
+# The TLS proxy is the only program linked with libtls (LibreSSL's API; Debian's libretls).
+LIBS_mailroom-tlsd    := -ltls $(SKA)
 
 FOLDERS := queue send local smtpd pop3d remote
 PROGS := $(notdir $(basename $(foreach f,$(FOLDERS),$(wildcard $(f)/mailroom-*.c))))

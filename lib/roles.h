@@ -7,4 +7,5 @@
 #define ROLE_SMTPD "mrsmtpd"   /* mailroom-smtpd */
 #define ROLE_LOG "mrlog"       /* multilog */
 #define ROLE_MAIL "mrmail"     /* owner of virtual mailboxes */
+#define ROLE_TLSD "mrtlsd"     /* mailroom-tlsd after it loaded the key */
 #endif

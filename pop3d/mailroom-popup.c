@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
 #include <skalibs/djbunix.h>
@@ -22,8 +25,9 @@
 #include "auto_home.h"
 #include "control.h"
 #include "pop3d.h"
+#include "tlsctl.h"
 
-#define USAGE "mailroom-popup [ -d delay_ms ] [ -f maxfail ] [ -t timeout ] hostname checkprogram [ args... ]"
+#define USAGE "mailroom-popup [ -d delay_ms ] [ -f maxfail ] [ -t timeout ] [ -T | -P ] hostname checkprogram [ args... ]"
 #define DELAY_MS 2000   /* after each failed login (Dovecot's auth_failure_delay is 2 s too) */
 #define MAXFAIL 10      /* failed logins before the connection ends */
 #define DELAY_MAX 60000
@@ -44,6 +48,9 @@ struct popup {
   char user[POP3_USER_MAX + 1];
   size_t userlen;
   char stamp[STAMP_MAX + 1];
+  int tlsctl;                      /* mailroom-tlsd's control socket: STLS offered; or -1 */
+  int needtls;                     /* USER and PASS only under TLS */
+  char tls[TLSD_INFO_MAX + 1];     /* "TLSv1.3 CIPHER" once encrypted, else "" */
 };
 
 /* The replies. */
@@ -57,6 +64,9 @@ struct popup {
 #define R_TEMP "-ERR [SYS/TEMP] temporary failure checking the password or opening the mailbox\r\n"
 #define R_NOAUTH "-ERR only USER and PASS are supported\r\n"
 #define R_NOTLS "-ERR STLS is not supported\r\n"
+#define R_STLS "+OK begin TLS negotiation\r\n"
+#define R_TLSACTIVE "-ERR TLS is already active\r\n"
+#define R_NEEDTLS "-ERR [AUTH] USER and PASS need an encrypted connection: use STLS first\r\n"
 #define R_LOGINFIRST "-ERR log in first (USER and PASS)\r\n"
 #define R_UNKNOWN "-ERR unknown command\r\n"
 #define R_SYNTAX "-ERR syntax error in arguments\r\n"
@@ -164,6 +174,11 @@ static void do_pass(struct popup *p, char const *pass, size_t passlen)
 {
   char lb[64];
   int st;
+  if (p->needtls && !p->tls[0]) {
+    if (++p->errors >= POP3_ERRORS_MAX) sayclose(p, R_TOOMANY);
+    say(p, R_NEEDTLS);
+    return;
+  }
   if (!p->userlen) {
     say(p, R_USERFIRST);
     return;
@@ -189,9 +204,65 @@ static void do_pass(struct popup *p, char const *pass, size_t passlen)
   sayexit(p, R_TEMP, 111);
 }
 
+/* STLS (RFC 2595 4): mailroom-tlsd makes the handshake, and the connection starts afresh
+   on a new pipe (whatever the client sent before it is never read). */
+static void do_stls(struct popup *p)
+{
+  if (p->tlsctl < 0) {
+    say(p, R_NOTLS);
+    return;
+  }
+  if (p->tls[0]) {
+    say(p, R_TLSACTIVE);
+    return;
+  }
+  say(p, R_STLS);
+  if (tlsctl_starttls(p->tlsctl, p->tls) < 0) {
+    strerr_warnwu("start TLS");
+    _exit(111);
+  }
+  if (setenv(TLSD_ENV_TLS, p->tls, 1) < 0) _exit(111); /* mailroom-pop3d may want to know */
+  p->userlen = 0;
+  pop3_in_init(&p->in, 0, p->in.timeout, 1);
+}
+
+/* CAPA: pop3d's list, with STLS while it is offered (RFC 2595 4). */
+static void do_capa(struct popup *p)
+{
+  char const *c = pop3_capa();
+  size_t n = strlen(c);
+  if (p->tlsctl < 0 || p->tls[0] || n < 3) {
+    say(p, c);
+    return;
+  }
+  if (pop3_put(&p->out, c, n - 3) < 0) die_write();
+  say(p, "STLS\r\n.\r\n");
+}
+
+/* A client on the loopback interface (or on a pipe) may log in in clear by default. */
+static int loopback(void)
+{
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  char const *e = getenv("TCPREMOTEIP");
+  if (e && *e) return !strncmp(e, "127.", 4) || !strcmp(e, "::1") || !strncasecmp(e, "::ffff:127.", 11);
+  if (getpeername(0, (struct sockaddr *)&ss, &sl) < 0) return 1; /* not a socket */
+  if (ss.ss_family == AF_INET) return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+  if (ss.ss_family == AF_INET6) {
+    struct in6_addr const *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+  }
+  return 1; /* AF_UNIX */
+}
+
 static void do_user(struct popup *p, char const *name, size_t len)
 {
   char lb[64];
+  if (p->needtls && !p->tls[0]) {
+    if (++p->errors >= POP3_ERRORS_MAX) sayclose(p, R_TOOMANY);
+    say(p, R_NEEDTLS);
+    return;
+  }
   if (!pop3_user_ok(name, len)) {
     /* '/', NUL, "..", a control byte: no checkpassword program ever sees it. */
     p->userlen = len < POP3_USER_MAX ? len : POP3_USER_MAX;
@@ -225,9 +296,9 @@ static void loop(struct popup *p)
       case POP3_USER: do_user(p, c.arg, c.arglen); break;
       case POP3_PASS: do_pass(p, c.arg, c.arglen); break;
       case POP3_QUIT: sayexit(p, R_QUIT, 0);
-      case POP3_CAPA: say(p, pop3_capa()); break;
+      case POP3_CAPA: do_capa(p); break;
       case POP3_APOP: case POP3_AUTH: say(p, R_NOAUTH); break;
-      case POP3_STLS: say(p, R_NOTLS); break;
+      case POP3_STLS: do_stls(p); break;
       default:
         if (r > 0) {
           say(p, R_LOGINFIRST);
@@ -246,7 +317,7 @@ int main(int argc, char const *const *argv)
   subgetopt o = SUBGETOPT_ZERO;
   unsigned int timeout = POP3_TIMEOUT;
   char greet[HOST_MAX + 40];
-  int topt = 0;
+  int topt = 0, tlsmode = 0;
 
   PROG = "mailroom-popup";
   if (!fd_sanitize()) _exit(111);
@@ -254,12 +325,14 @@ int main(int argc, char const *const *argv)
   p.delay = DELAY_MS;
   p.maxfail = MAXFAIL;
   for (;;) {
-    int opt = subgetopt_r(argc, argv, "d:f:t:", &o);
+    int opt = subgetopt_r(argc, argv, "d:f:t:TP", &o);
     if (opt == -1) break;
     switch (opt) {
       case 'd': if (!uint0_scan(o.arg, &p.delay) || p.delay > DELAY_MAX) die_usage(); break;
       case 'f': if (!uint0_scan(o.arg, &p.maxfail) || !p.maxfail) die_usage(); break;
       case 't': if (!uint0_scan(o.arg, &timeout) || !timeout || timeout > TIMEOUT_MAX) die_usage(); topt = 1; break;
+      case 'T': tlsmode = 1; break;
+      case 'P': tlsmode = -1; break;
       default: die_usage();
     }
   }
@@ -277,6 +350,18 @@ int main(int argc, char const *const *argv)
     timeout = (unsigned int)u;
   }
   sig_ignore(SIGPIPE);
+  /* under mailroom-tlsd: STLS, or TLS already (port 995); the next programs never get the
+     control socket */
+  p.tlsctl = tlsctl_envfd(TLSD_ENV_CTL);
+  if (p.tlsctl >= 0 && fcntl(p.tlsctl, F_SETFD, FD_CLOEXEC) < 0) strerr_diefusys(111, "set FD_CLOEXEC");
+  unsetenv(TLSD_ENV_CTL);
+  unsetenv(TLSD_ENV_AUTH);
+  if (!tlsctl_info_ok(getenv(TLSD_ENV_TLS), p.tls)) {
+    p.tls[0] = 0;
+    unsetenv(TLSD_ENV_TLS);
+  }
+  /* -T always, -P never, else for clients that are not on the loopback interface */
+  p.needtls = tlsmode > 0 || (!tlsmode && !loopback());
   /* The checkpassword timestamp (qmail-popup's, for APOP-capable checkers): <pid.time@host>. */
   snprintf(p.stamp, sizeof p.stamp, "<%ld.%lld@%s>", (long)getpid(), (long long)time(0), p.host);
   pop3_in_init(&p.in, 0, timeout, 1);

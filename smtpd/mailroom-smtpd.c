@@ -2,7 +2,8 @@
    ENHANCEDSTATUSCODES, SMTPUTF8). Started per connection by tcpserver or an inetd, as its
    own user (mrsmtpd), with the client on fds 0 and 1 and its log on fd 2. It trusts the
    files under auto_home and the environment its starter sets (TCPREMOTEIP, RELAYCLIENT,
-   MAILROOM_QUEUE); everything from the client is bounded in size and time, checked, and
+   MAILROOM_QUEUE, MAILROOM_SUBMISSION, and mailroom-tlsd's MAILROOM_TLS, MAILROOM_TLSCTL,
+   MAILROOM_AUTHFD: STARTTLS and AUTH, smtpd_auth.c); everything from the client is bounded in size and time, checked, and
    either refused with a reply or handed to mailroom-queue. */
 #include <errno.h>
 #include <fcntl.h>
@@ -122,6 +123,16 @@ int main(void)
     if (errno == ENOMEM) die_nomem();
     die_control("control/locals");
   }
+
+  /* under mailroom-tlsd: the control socket, the verifier, TLS already (implicit TLS) */
+  cf.tlsctl = tlsctl_envfd(TLSD_ENV_CTL);
+  cf.authfd = tlsctl_envfd(TLSD_ENV_AUTH);
+  if (!tlsctl_info_ok(getenv(TLSD_ENV_TLS), cf.tls)) cf.tls[0] = 0;
+  cf.submission = !!getenv("MAILROOM_SUBMISSION");
+  /* neither socket is the injector's business */
+  if ((cf.tlsctl >= 0 && fcntl(cf.tlsctl, F_SETFD, FD_CLOEXEC) < 0) ||
+      (cf.authfd >= 0 && fcntl(cf.authfd, F_SETFD, FD_CLOEXEC) < 0))
+    strerr_diefusys(EX_TEMP, "set FD_CLOEXEC");
 
   smtpd_io_init(&io, 0, 1, cf.timeout);
   r = smtpd_session(&cf, &io);

@@ -15,6 +15,7 @@
 
 #include "envelope.h"
 #include "qid.h"
+#include "tlsctl.h"
 
 /* --- limits ------------------------------------------------------------------------- */
 /* A command line, CRLF included (RFC 5321 4.5.3.1.4 allows 512; extensions such as SIZE
@@ -58,7 +59,8 @@ extern size_t smtpd_line_feed(smtpd_line *l, char const *s, size_t n, int *done)
 /* --- commands (smtpd_cmd.c) ----------------------------------------------------------- */
 enum smtpd_verb {
   V_EMPTY, V_UNKNOWN, V_NOTIMPL, /* NOTIMPL: known verbs of extensions not offered */
-  V_HELO, V_EHLO, V_MAIL, V_RCPT, V_DATA, V_RSET, V_NOOP, V_QUIT, V_VRFY, V_EXPN, V_HELP
+  V_HELO, V_EHLO, V_MAIL, V_RCPT, V_DATA, V_RSET, V_NOOP, V_QUIT, V_VRFY, V_EXPN, V_HELP,
+  V_STARTTLS, V_AUTH
 };
 /* The verb of a line (case-insensitive) and where its argument starts (after the spaces
    that follow the verb; == len when there is none). */
@@ -141,6 +143,20 @@ extern void smtpd_data_init(smtpd_data *d, unsigned long long max);
    has ended when d->state == SMTPD_DATA_END. Only CR LF . CR LF ends it: a bare LF or a
    bare CR sets a flag and ends nothing. */
 extern size_t smtpd_data_feed(smtpd_data *d, char const *in, size_t n, char *out, size_t *outlen);
+
+/* --- SASL for AUTH (smtpd_sasl.c, pure) ----------------------------------------------- */
+#define SMTPD_AUTH_FAILS_MAX 3 /* wrong passwords before 421 (mailroom-tlsd -f caps it too) */
+#define SMTPD_SASL_MAX 600     /* a decoded SASL response: authzid, user, password */
+/* Strict base64 of s[0..len) into out (at most max bytes): the length, or -1. */
+extern long smtpd_b64_decode(char const *s, size_t len, char *out, size_t max);
+typedef struct smtpd_cred_s smtpd_cred;
+struct smtpd_cred_s {
+  char const *user, *pass;
+  size_t ulen, plen;
+};
+/* A PLAIN message m[0..len): 0 and c pointing into m; -1 malformed; -2 an authzid that
+   is not the user. */
+extern int smtpd_sasl_plain(char const *m, size_t len, smtpd_cred *c);
 
 /* --- recipients (smtpd_rcpt.c) -------------------------------------------------------- */
 enum smtpd_rv {
@@ -237,6 +253,10 @@ enum smtpd_re {
   RE_RSET, RE_RSET_ARG, RE_NOOP, RE_QUIT, RE_VRFY, RE_VRFY_NOARG, RE_EXPN, RE_HELP, RE_NOTIMPL,
   RE_UNKNOWN, RE_EMPTY, RE_LINE_LONG, RE_LINE_NUL, RE_LINE_BARELF, RE_LINE_BARECR,
   RE_TOO_MANY_ERRORS, RE_TIMEOUT, RE_NOMEM, RE_UNAVAILABLE,
+  RE_TLS_GO, RE_TLS_ARG, RE_TLS_ACTIVE, RE_MAIL_AUTHFIRST,
+  RE_AUTH_OK, RE_AUTH_NOTLS, RE_AUTH_AGAIN, RE_AUTH_INMAIL, RE_AUTH_NOEHLO, RE_AUTH_MECH,
+  RE_AUTH_SYNTAX, RE_AUTH_CANCEL, RE_AUTH_B64, RE_AUTH_BAD, RE_AUTH_AUTHZ, RE_AUTH_TEMP,
+  RE_AUTH_LAST,
   RE_COUNT
 };
 /* Queues reply r (me for the texts that name the server). 0 or -1 (errno). */
@@ -254,6 +274,10 @@ struct smtpd_conf_s {
   unsigned int timeout;
   char const *queueprog; /* the injector */
   smtpd_policy pol;
+  int tlsctl;          /* mailroom-tlsd's control socket (STARTTLS offered), or -1 */
+  int authfd;          /* mailroom-tlsd's password verifier (AUTH offered), or -1 */
+  int submission;      /* MAILROOM_SUBMISSION: AUTH before MAIL (RFC 6409) */
+  char tls[TLSD_INFO_MAX + 1]; /* "TLSv1.3 CIPHER" once encrypted, else "" */
 };
 /* Speaks SMTP on io until QUIT, EOF, a timeout or too many errors. Returns the exit
    code for main: 0 after QUIT, 111 otherwise. */
@@ -278,6 +302,8 @@ struct smtpd_sess_s {
   char const *end;     /* why the session ended, for its log line */
   smtpd_queue q;
   smtpd_data data;
+  char authuser[TLSD_USER_MAX + 1]; /* "" until AUTH succeeded */
+  unsigned int authfails;
 };
 /* Replies r, counting it against SMTPD_ERRORS_MAX when it is a 5xx. 0 or -1. */
 extern int smtpd_sess_reply(smtpd_sess *s, enum smtpd_re r);
@@ -290,5 +316,12 @@ extern void smtpd_sess_reset(smtpd_sess *s);
 /* DATA (smtpd_msg.c): the argument check, the message, the verdict. 0 to go on, -1 to
    end the session (s->end says why). */
 extern int smtpd_msg_data(smtpd_sess *s, char const *arg, size_t arglen);
+/* The next command line into s->line: 1, 0 at EOF, -1 error (errno). */
+extern int smtpd_sess_nextline(smtpd_sess *s);
+/* Ends an open transaction with a log line saying why. */
+extern void smtpd_sess_abandon(smtpd_sess *s, char const *why);
+/* STARTTLS and AUTH (smtpd_auth.c): 0 go on, -1 the session ends (s->end or errno). */
+extern int smtpd_starttls(smtpd_sess *s, char const *arg, size_t arglen);
+extern int smtpd_auth(smtpd_sess *s, char const *arg, size_t arglen);
 
 #endif

@@ -43,6 +43,15 @@ static int received(smtpd_sess *s, stralloc *sa, pid_t qp)
       !stralloc_cats(sa, ") with ") ||
       !stralloc_cats(sa, s->smtputf8 ? "UTF8SMTP" : s->greeted == 2 ? "ESMTP" : "SMTP"))
     return 0;
+  /* RFC 3848: S under TLS, A once authenticated; the version, the cipher and the user in a
+     comment (both were checked: printable, no parentheses or backslash) */
+  if (s->greeted == 2 && ((s->cf->tls[0] && !stralloc_cats(sa, "S")) || (s->authuser[0] && !stralloc_cats(sa, "A"))))
+    return 0;
+  if (s->cf->tls[0] && !(stralloc_cats(sa, " (") && stralloc_cats(sa, s->cf->tls) &&
+                         (!s->authuser[0] || (stralloc_cats(sa, ", authenticated as ") &&
+                                              stralloc_cats(sa, s->authuser))) &&
+                         stralloc_cats(sa, ")")))
+    return 0;
   if (!date822_fmtlocal(date, time(0))) date822_fmt(date, (long long)time(0), 0);
   return stralloc_cats(sa, ";\n\t") && stralloc_cats(sa, date) && stralloc_cats(sa, "\n");
 }

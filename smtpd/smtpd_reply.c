@@ -58,7 +58,7 @@ static struct {
   [RE_VRFY] = { "252 2.5.0 Cannot VRFY user, but will accept a message and attempt delivery", 0 },
   [RE_VRFY_NOARG] = { "501 5.5.4 Syntax: VRFY address", 0 },
   [RE_EXPN] = { "502 5.5.1 EXPN is not available", 0 },
-  [RE_HELP] = { "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP\r\n"
+  [RE_HELP] = { "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP STARTTLS AUTH\r\n"
                 "214-2.0.0 Extensions: PIPELINING 8BITMIME SIZE ENHANCEDSTATUSCODES SMTPUTF8\r\n"
                 "214 2.0.0 See RFC 5321 and mailroom-smtpd(8)", 0 },
   [RE_NOTIMPL] = { "502 5.5.1 Command not implemented", 0 },
@@ -72,7 +72,25 @@ static struct {
   [RE_TOO_MANY_ERRORS] = { "421 4.7.0 ", " too many errors, closing connection" },
   [RE_TIMEOUT] = { "421 4.4.2 ", " timeout, closing connection" },
   [RE_NOMEM] = { "421 4.3.0 ", " out of memory, closing connection" },
-  [RE_UNAVAILABLE] = { "421 4.3.0 ", " service not available (see the server's log), closing connection" }
+  [RE_UNAVAILABLE] = { "421 4.3.0 ", " service not available (see the server's log), closing connection" },
+
+  [RE_TLS_GO] = { "220 2.0.0 Ready to start TLS", 0 },
+  [RE_TLS_ARG] = { "501 5.5.4 Syntax: STARTTLS (no argument)", 0 },
+  [RE_TLS_ACTIVE] = { "503 5.5.1 TLS is already active", 0 },
+  [RE_MAIL_AUTHFIRST] = { "530 5.7.0 Authentication required: this is the submission service (STARTTLS, then AUTH)", 0 },
+  [RE_AUTH_OK] = { "235 2.7.0 Authentication successful", 0 },
+  [RE_AUTH_NOTLS] = { "538 5.7.11 Encryption required for requested authentication mechanism: STARTTLS first", 0 },
+  [RE_AUTH_AGAIN] = { "503 5.5.1 Already authenticated", 0 },
+  [RE_AUTH_INMAIL] = { "503 5.5.1 AUTH not permitted during a mail transaction", 0 },
+  [RE_AUTH_NOEHLO] = { "503 5.5.1 Say EHLO first", 0 },
+  [RE_AUTH_MECH] = { "504 5.5.4 Unrecognized authentication type (offered: PLAIN LOGIN)", 0 },
+  [RE_AUTH_SYNTAX] = { "501 5.5.4 Syntax: AUTH mechanism [initial-response]", 0 },
+  [RE_AUTH_CANCEL] = { "501 5.0.0 Authentication cancelled", 0 },
+  [RE_AUTH_B64] = { "501 5.5.2 Cannot decode the response (base64)", 0 },
+  [RE_AUTH_BAD] = { "535 5.7.8 Authentication credentials invalid", 0 },
+  [RE_AUTH_AUTHZ] = { "535 5.7.8 Authentication credentials invalid: acting for another user is not offered", 0 },
+  [RE_AUTH_TEMP] = { "454 4.7.0 Temporary authentication failure: try again later", 0 },
+  [RE_AUTH_LAST] = { "421 4.7.0 ", " too many failed logins, closing connection" }
 };
 
 int smtpd_reply(smtpd_io *io, enum smtpd_re r, char const *me)

@@ -29,7 +29,9 @@ void smtpd_sess_reset(smtpd_sess *s)
 static int log_head(smtpd_sess *s, stralloc *sa)
 {
   return stralloc_cats(sa, "ip=") && stralloc_cats(sa, s->cf->ip) && stralloc_cats(sa, " helo=") &&
-         (s->helo[0] ? smtpd_log_esc(sa, s->helo, strlen(s->helo), 0) : stralloc_cats(sa, "-"));
+         (s->helo[0] ? smtpd_log_esc(sa, s->helo, strlen(s->helo), 0) : stralloc_cats(sa, "-")) &&
+         (!s->cf->tls[0] || stralloc_cats(sa, " tls=1")) &&
+         (!s->authuser[0] || (stralloc_cats(sa, " user=") && smtpd_log_esc(sa, s->authuser, strlen(s->authuser), 0)));
 }
 
 static int log_from(smtpd_sess *s, stralloc *sa)
@@ -67,7 +69,7 @@ void smtpd_sess_logmsg(smtpd_sess *s, char const *result, char const *reason, lo
 }
 
 /* Ends an open transaction that did not reach the end of DATA, and says why. */
-static void abandon(smtpd_sess *s, char const *why)
+void smtpd_sess_abandon(smtpd_sess *s, char const *why)
 {
   if (!s->inmail) return;
   smtpd_sess_logmsg(s, why, 0, -1, 0, 0);
@@ -101,7 +103,10 @@ static void log_rcpt(smtpd_sess *s, char const *code, char const *reason)
 
 /* The extensions offered (RFC 5321 4.1.1.1): the lines after "250-me". */
 static char const ehlo_a[] = "\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE ";
-static char const ehlo_b[] = "\r\n250-ENHANCEDSTATUSCODES\r\n250 SMTPUTF8\r\n";
+static char const ehlo_b[] = "\r\n250-ENHANCEDSTATUSCODES\r\n";
+static char const ehlo_tls[] = "250-STARTTLS\r\n";    /* before TLS, under mailroom-tlsd */
+static char const ehlo_auth[] = "250-AUTH PLAIN LOGIN\r\n"; /* under TLS, with a verifier */
+static char const ehlo_c[] = "250 SMTPUTF8\r\n";
 
 static int do_helo(smtpd_sess *s, char const *arg, size_t len, int ehlo)
 {
@@ -109,13 +114,17 @@ static int do_helo(smtpd_sess *s, char const *arg, size_t len, int ehlo)
   int r = smtpd_cmd_helo(arg, len, s->helo);
   if (r == -1) return smtpd_sess_reply(s, RE_HELO_NOARG);
   if (r < 0) return smtpd_sess_reply(s, RE_HELO_BAD);
-  abandon(s, "helo"); /* EHLO and HELO start afresh (RFC 5321 4.1.4) */
+  smtpd_sess_abandon(s, "helo"); /* EHLO and HELO start afresh (RFC 5321 4.1.4) */
   s->greeted = ehlo ? 2 : 1;
   if (!ehlo) return smtpd_reply(s->io, RE_HELO, s->cf->me);
   if (smtpd_io_put(s->io, "250-", 4) < 0 || smtpd_io_put(s->io, s->cf->me, strlen(s->cf->me)) < 0) return -1;
   buf[ulong_fmt(buf, s->cf->databytes)] = 0;
   return smtpd_io_put(s->io, ehlo_a, strlen(ehlo_a)) < 0 || smtpd_io_put(s->io, buf, strlen(buf)) < 0 ||
-             smtpd_io_put(s->io, ehlo_b, strlen(ehlo_b)) < 0
+             smtpd_io_put(s->io, ehlo_b, strlen(ehlo_b)) < 0 ||
+             (s->cf->tlsctl >= 0 && !s->cf->tls[0] && smtpd_io_put(s->io, ehlo_tls, strlen(ehlo_tls)) < 0) ||
+             (s->cf->authfd >= 0 && s->cf->tls[0] && !s->authuser[0] &&
+              smtpd_io_put(s->io, ehlo_auth, strlen(ehlo_auth)) < 0) ||
+             smtpd_io_put(s->io, ehlo_c, strlen(ehlo_c)) < 0
            ? -1
            : 0;
 }
@@ -142,6 +151,7 @@ static int do_mail(smtpd_sess *s, char const *arg, size_t len)
   enum smtpd_perr e;
   if (!s->greeted) return smtpd_sess_reply(s, RE_MAIL_NOHELO);
   if (s->inmail) return smtpd_sess_reply(s, RE_MAIL_NESTED);
+  if (s->cf->submission && !s->authuser[0]) return smtpd_sess_reply(s, RE_MAIL_AUTHFIRST);
   e = smtpd_cmd_mail(arg, len, s->greeted == 2, &s->path);
   if (e != P_OK) return smtpd_sess_reply(s, perr_reply(e, 1));
   if (s->path.hassize && s->path.size > s->cf->databytes) return smtpd_sess_reply(s, RE_MAIL_SIZE);
@@ -229,22 +239,24 @@ static int command(smtpd_sess *s)
     case V_DATA: return smtpd_msg_data(s, l->s + ap, l->len - ap);
     case V_RSET:
       if (ap < l->len) return smtpd_sess_reply(s, RE_RSET_ARG);
-      abandon(s, "rset");
+      smtpd_sess_abandon(s, "rset");
       return smtpd_sess_reply(s, RE_RSET);
     case V_NOOP: return smtpd_sess_reply(s, RE_NOOP);
     case V_QUIT:
-      abandon(s, "quit");
+      smtpd_sess_abandon(s, "quit");
       s->end = "quit";
       return smtpd_sess_reply(s, RE_QUIT) < 0 ? -1 : 1;
     case V_VRFY: return smtpd_sess_reply(s, ap < l->len ? RE_VRFY : RE_VRFY_NOARG);
     case V_EXPN: return smtpd_sess_reply(s, RE_EXPN);
     case V_HELP: return smtpd_sess_reply(s, RE_HELP);
+    case V_STARTTLS: return smtpd_starttls(s, l->s + ap, l->len - ap);
+    case V_AUTH: return smtpd_auth(s, l->s + ap, l->len - ap);
   }
   return smtpd_sess_reply(s, RE_UNKNOWN);
 }
 
 /* The next line into s->line. 1 got one, 0 EOF, -1 error (errno; ETIMEDOUT). */
-static int next_line(smtpd_sess *s)
+int smtpd_sess_nextline(smtpd_sess *s)
 {
   int done = 0;
   smtpd_line_reset(&s->line);
@@ -284,7 +296,7 @@ int smtpd_session(smtpd_conf *cf, smtpd_io *io)
   s.end = 0;
   if (smtpd_reply(io, RE_GREETING, cf->me) < 0) r = -1;
   while (!r) {
-    int k = next_line(&s);
+    int k = smtpd_sess_nextline(&s);
     if (k <= 0) {
       if (!k) s.end = "drop";
       r = -1;
@@ -307,7 +319,7 @@ int smtpd_session(smtpd_conf *cf, smtpd_io *io)
       smtpd_reply(io, RE_TIMEOUT, cf->me);
     } else s.end = "error";
   }
-  abandon(&s, s.end);
+  smtpd_sess_abandon(&s, s.end);
   smtpd_io_flush(io);
   log_session(&s);
   stralloc_free(&s.env);
