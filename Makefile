@@ -166,7 +166,7 @@ run: setup
 	@bash lib/sh/run.sh '$(HOME_DIR)'
 
 check: all $(UNIT_BINS) $(FUZZ_BINS)
-	@bash TESTS/run.sh
+	@MRTEST_SANITIZE=$(SANITIZE) bash TESTS/run.sh
 
 clean:
 	rm -rf build

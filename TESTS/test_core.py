@@ -57,7 +57,7 @@ def serials(inst, box, tag):
     return out
 
 
-def run_loops(inst, rcpt, tag, n, loops, sample=None, limit=300):
+def run_loops(inst, rcpt, tag, n, loops, sample=None, limit=300 * mrinst.SLOW):
     """Injects n messages with `loops` parallel INJECT_LOOPs; calls sample() every 0.5 s
     while they run. Returns (seconds, failed sendmail calls)."""
     per = (n + loops - 1) // loops

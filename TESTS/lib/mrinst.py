@@ -33,6 +33,10 @@ import traceback
 
 CHECKOUT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
 IS_ROOT = os.geteuid() == 0
+# make check SANITIZE=1: programs run under ASan/UBSan, several times slower and with shadow
+# memory, so time bounds stretch by SLOW and memory ceilings are not measured.
+SANITIZED = os.environ.get('MRTEST_SANITIZE') == '1'
+SLOW = 5 if SANITIZED else 1
 QUEUE_DIRS = ('tmp', 'new', 'mess', 'info')
 
 
