@@ -107,6 +107,7 @@ int info_load(struct msg *m)
   if (got != len || memcmp(buf, "MRI1 ", 5) || buf[INFO_HEADER - 1] != '\n' || num(buf + 25, 8, &ok) != m->nrcpt ||
       !ok)
     goto bad;
+  ctl_loadheader(m, buf);
   for (unsigned i = 0; i < m->nrcpt; i++) {
     char const *r = buf + INFO_HEADER + (size_t)i * INFO_RECORD;
     if (r[INFO_RECORD - 1] != '\n' || !strchr("TDFB", r[0]) || !r[0] || (r[2] != 'L' && r[2] != 'R')) goto bad;

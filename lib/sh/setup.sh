@@ -146,6 +146,11 @@ if [ ! -p queue/lock/trigger ]; then
   rm -f queue/lock/trigger
   mkfifo -m 0622 queue/lock/trigger
 fi
+# Queue control (mailroom-qctl -> mailroom-send): a FIFO only root and mrsend may write.
+if [ ! -p queue/lock/ctl ]; then
+  rm -f queue/lock/ctl
+  mkfifo -m 0600 queue/lock/ctl
+fi
 
 # --- programs ----------------------------------------------------------------------------
 # Each is copied beside its place, given its final owner and mode, then renamed: the
@@ -168,6 +173,7 @@ for p in $EXPECTED; do
   [ -x "$bindir/$p" ] || warn "$bindir/$p is missing (not built yet?): not installed"
 done
 if [ -e bin/mailroom-inject ]; then ln -sfn mailroom-inject bin/sendmail; else warn "no bin/mailroom-inject: no bin/sendmail either"; fi
+if [ -e bin/mailroom-qread ]; then ln -sfn mailroom-qread bin/mailq; fi
 say "programs: $ninstalled installed, $nsame unchanged, in $home/bin"
 
 # --- control files: written only when missing, the admin's edits are kept ---------------
