@@ -50,7 +50,7 @@ def tool(inst, prog, *args, timeout=60):
 def disk(inst):
     """What is on disk, read here independently: {id: {'where', 'held', 'rcpts': [(state, chan, tries)]}}."""
     out = {}
-    for where in ('mess', 'new'):
+    for where in ('new', 'mess'):  # new first: a pick-up moving a file between the two listings is seen twice, not missed
         for i in os.listdir(inst.path('queue', where)):
             if not re.match(r'^\d+\.\d{6}\.\d+$', i):
                 continue
@@ -58,6 +58,9 @@ def disk(inst):
             try:
                 with open(inst.path('queue', 'info', i), 'rb') as f:
                     b = f.read()
+                if len(b) < 64:
+                    ent['partial'] = True  # being written
+                    continue
                 ent['held'] = bool(int(b[16:24], 16) & 1)
                 for k in range(64, len(b), 256):
                     rec = b[k:k + 256]
@@ -115,7 +118,7 @@ def t_bulk(inst):
 
     def settled():
         d = disk(inst)
-        return len(d) == N + 10 and all(e['where'] == 'mess' and e['rcpts'] and e['rcpts'][0][2] >= 1 for e in d.values())
+        return len(d) == N + 10 and all(e['where'] == 'mess' and not e.get('partial') and e['rcpts'] and e['rcpts'][0][2] >= 1 for e in d.values())
     ok = wait(settled, 60)
     info('bulk: %d messages queued and deferred in %.1f s' % (N + 10, time.monotonic() - t0))
     R.check('bulk: all picked up and deferred once', ok, 'queue: %d' % len(disk(inst)))
@@ -312,6 +315,62 @@ def t_bad(inst):
     R.check('bad input on the FIFO: manager still runs, queue unchanged', inst.running() and disk(inst).keys() == before.keys(), '')
 
 
+def listing(inst):
+    out = {}
+    for root, dirs, files in os.walk(inst.path('queue')):
+        for n in dirs + files:
+            p = os.path.join(root, n)
+            st = os.lstat(p)
+            out[p] = (st.st_mode, st.st_uid, st.st_gid, st.st_size)
+    return out
+
+
+def t_qcheck(inst):
+    rc, out, err = tool(inst, 'mailroom-qcheck')
+    R.check('qcheck while mailroom-send runs: clean queue, exit 0, changes nothing', rc == 0 and 'the queue is clean' in out
+            and 'is running' in out, out + err)
+    inst.stop()
+    d = sorted(disk(inst))
+    t = int(time.time())
+    garbage = '%d.000001.1' % t
+    mrinst.write_file(inst.path('queue', 'mess', garbage), b'not a message at all', 0o640)
+    mrinst.write_file(inst.path('queue', 'new', 'junk'), b'x', 0o640)
+    orphan = '%d.000002.1' % t
+    mrinst.write_file(inst.path('queue', 'info', orphan), b'MRI1 ', 0o600)
+    with open(inst.path('queue', 'info', d[0]), 'r+b') as f:
+        f.truncate(10)
+    os.chmod(inst.path('queue', 'mess', d[1]), 0o666)
+    stale = '%d.000003.999999999' % (t - 100)
+    mrinst.write_file(inst.path('queue', 'tmp', stale), b'half', 0o640)
+    os.utime(inst.path('queue', 'tmp', stale), (t - 100, t - 100))
+    os.unlink(inst.path('queue', 'lock', 'ctl'))
+    before = listing(inst)
+    rc, out, err = tool(inst, 'mailroom-qcheck', '-n')
+    R.check('qcheck -n: exit 100, problems listed', rc == 100 and out.count('not repaired') == 7, out + err)
+    R.check('qcheck -n: nothing changed', listing(inst) == before, '')
+    rc, out, err = tool(inst, 'mailroom-qcheck', '--json')
+    try:
+        j = json.loads(out)
+        paths = sorted(p['path'] for p in j['problems'])
+        R.check('qcheck: repaired everything, exit 0', rc == 0 and j['found'] == 7 == j['repaired'], out)
+        R.check('qcheck: reported each change', paths == sorted(['mess/' + garbage, 'new/junk', 'info/' + orphan, 'info/' + d[0],
+                                                                 'mess/' + d[1], 'tmp/' + stale, 'lock/ctl']), paths)
+    except ValueError as e:
+        R.fail('qcheck --json parses', '%s %r' % (e, out[:300]))
+    R.check('qcheck: bad files moved to queue/bad', sorted(os.listdir(inst.path('queue', 'bad'))) == sorted(['mess.' + garbage, 'new.junk']),
+            os.listdir(inst.path('queue', 'bad')))
+    R.check('qcheck: orphan info and stale tmp removed, FIFO made, mode fixed',
+            not os.path.exists(inst.path('queue', 'info', orphan)) and not os.path.exists(inst.path('queue', 'tmp', stale))
+            and not os.path.exists(inst.path('queue', 'info', d[0]))
+            and os.path.exists(inst.path('queue', 'lock', 'ctl'))
+            and os.stat(inst.path('queue', 'mess', d[1])).st_mode & 0o7777 == 0o640, '')
+    rc, out, err = tool(inst, 'mailroom-qcheck')
+    R.check('qcheck: second run finds a clean queue', rc == 0 and 'the queue is clean' in out, out + err)
+    inst.start()
+    rc, out, err = tool(inst, 'mailroom-qctl', 'hold', d[0])
+    R.check('qcheck: mailroom-send runs on the repaired queue (rebuilt info, FIFO)', rc == 0 and inst.running(), out + err)
+
+
 def main():
     with mrinst.Instance() as inst:
         inst.control('smtproutes', '%s:[127.0.0.1]:1' % DOMAIN)
@@ -326,6 +385,7 @@ def main():
         R.run('hold local', t_hold_local, inst)
         R.run('bad input', t_bad, inst)
         R.run('offline', t_offline, inst)
+        R.run('qcheck', t_qcheck, inst)
     R.exit()
 
 

@@ -140,7 +140,7 @@ fi
 # --- folders -----------------------------------------------------------------------------
 mkdir -p "$home"
 cd "$home"
-mkdir -p bin control users queue/tmp queue/new queue/mess queue/info queue/lock \
+mkdir -p bin control users queue/tmp queue/new queue/mess queue/info queue/lock queue/bad \
   mail/demo/Maildir/tmp mail/demo/Maildir/new mail/demo/Maildir/cur service log
 if [ ! -p queue/lock/trigger ]; then
   rm -f queue/lock/trigger
