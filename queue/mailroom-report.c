@@ -2,14 +2,17 @@
    in and out, bytes, deliveries by result and channel, top senders, recipients and remote
    domains, deferral reasons, delivery delay percentiles. Reads the files named, or stdin;
    lines may carry multilog's TAI64N stamps (delays need them) or tai64nlocal's, or none.
-   Anyone may run it on a log they can read; it trusts nothing in the log. */
+   With no file and a terminal on stdin it reads the instance's log/send/current. Anyone
+   may run it on a log they can read; it trusts nothing in the log. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <skalibs/buffer.h>
 #include <skalibs/strerr.h>
 #include <skalibs/types.h>
+#include "auto_home.h"
 #include "qtool.h"
 #include "report.h"
 
@@ -71,7 +74,17 @@ int main(int argc, char const *const *argv)
     else if (argv[i][0] == '-') die_usage();
     else nfiles++;
   }
-  if (!nfiles) readlog(&r, 0, "stdin");
+  if (!nfiles && isatty(0)) {
+    /* Nothing named and nothing piped in: the instance's own send log. */
+    char path[1024];
+    int fd;
+    snprintf(path, sizeof path, "%s/log/send/current", auto_home);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) strerr_diefu2sys(111, "open ", path);
+    readlog(&r, fd, path);
+    close(fd);
+  } else if (!nfiles)
+    readlog(&r, 0, "stdin");
   for (int i = 1; i < argc; i++) {
     int fd;
     if (!strcmp(argv[i], "--html") || !strcmp(argv[i], "--top")) {
