@@ -186,7 +186,7 @@ static void htable(FILE *f, struct rpt_tab const *t, char const *title, char con
 static void bars(FILE *f, char const *id, char const *title, double const *v, char const *const *label, size_t n,
                  char const *unit)
 {
-  int const W = 760, H = 260, L = 60, B = 40, T = 30;
+  int const W = 760, H = 260, L = 100, B = 40, T = 30;
   double max = 0, bw;
   fprintf(f, "<svg id=\"%s\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">\n",
           id, W, H, W, H);
@@ -204,6 +204,7 @@ static void bars(FILE *f, char const *id, char const *title, double const *v, ch
     return;
   }
   bw = (double)(W - 10 - L) / (double)n;
+  if (bw > 80) bw = 80; /* a few bars stay bars, not walls */
   for (size_t k = 0; k < n; k++) {
     double h = v[k] / max * (H - B - T);
     if (v[k] > 0 && h < 1) h = 1;

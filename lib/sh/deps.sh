@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")/../.."
 
-pkgs="skalibs-dev libcdb-dev tinycdb ucspi-tcp-ipv6 daemontools python3 procps curl swaks clang libclang-rt-14-dev xinetd fetchmail mpop checkpw"
+pkgs="skalibs-dev libcdb-dev tinycdb ucspi-tcp-ipv6 daemontools python3 procps curl swaks clang libclang-rt-14-dev xinetd fetchmail mpop checkpw runit chromium groff man-db"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

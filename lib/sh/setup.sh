@@ -141,7 +141,7 @@ fi
 mkdir -p "$home"
 cd "$home"
 mkdir -p bin control users queue/tmp queue/new queue/mess queue/info queue/lock queue/bad \
-  mail/demo/Maildir/tmp mail/demo/Maildir/new mail/demo/Maildir/cur service log
+  mail/demo/Maildir/tmp mail/demo/Maildir/new mail/demo/Maildir/cur service runit log
 if [ ! -p queue/lock/trigger ]; then
   rm -f queue/lock/trigger
   mkfifo -m 0622 queue/lock/trigger
@@ -226,6 +226,19 @@ EOF
   logcmd="multilog t $home/log/$name"
   if [ $root = 1 ]; then logcmd="setuidgid mrlog $logcmd"; fi
   write_script "service/$name/log/run" <<EOF
+#!/bin/sh
+exec $logcmd
+EOF
+  # The same service for runit (runsv, runsvdir: doc/mailroom-supervise.8), in runit/NAME:
+  # runsv keeps its state in NAME/supervise, so the two supervisors never share a folder.
+  # Run one of them, not both: multilog locks log/NAME.
+  mkdir -p "runit/$name/log"
+  write_script "runit/$name/run" <<EOF
+#!/bin/sh
+exec 2>&1
+exec $cmd
+EOF
+  write_script "runit/$name/log/run" <<EOF
 #!/bin/sh
 exec $logcmd
 EOF
