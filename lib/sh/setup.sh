@@ -229,7 +229,7 @@ EOF
 #!/bin/sh
 exec $logcmd
 EOF
-  # The same service for runit (runsv, runsvdir: doc/mailroom-supervise.8), in runit/NAME:
+  # The same service for runit (runsv, runsvdir: README, "Supervision"), in runit/NAME:
   # runsv keeps its state in NAME/supervise, so the two supervisors never share a folder.
   # Run one of them, not both: multilog locks log/NAME.
   mkdir -p "runit/$name/log"
