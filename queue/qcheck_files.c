@@ -27,7 +27,8 @@ struct want {
   mode_t mode;
   char type; /* 'd' folder, 'p' FIFO, 'f' file */
 };
-/* lib/sh/modes, the queue's part (a unit test compares the two). */
+/* lib/sh/modes, the queue's part: keep the two in step (test_qtools.py runs qcheck on a
+   fresh instance, which must come out clean). */
 static struct want const dirs[] = {
   { "tmp", O_QUEUE, 02770, 'd' },  { "new", O_QUEUE, 02770, 'd' },  { "mess", O_SEND, 02750, 'd' },
   { "info", O_SEND, 0700, 'd' },   { "lock", O_SEND, 0755, 'd' },    { "bad", O_SEND, 0700, 'd' },
