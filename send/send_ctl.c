@@ -231,8 +231,14 @@ static void command(struct send *s, char *line, time_t now)
   char q[CTL_LINE_MAX * 2 + 1];
   if (arg) *arg++ = 0;
   if (!strcmp(line, "requeue") && arg && !strcmp(arg, "*")) {
+    int t = open("queue/lock/trigger", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     for (m = s->msgs; m; m = m->next) requeue(s, m, now);
     reheap(s);
+    /* and what waits in queue/new: a poke makes the main loop look there now */
+    if (t >= 0) {
+      if (write(t, "", 1) < 0) { /* a full FIFO means a look is already due */ }
+      close(t);
+    }
     log_line("requeue", 0, "msg=* by=qctl");
     return;
   }
