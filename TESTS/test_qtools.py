@@ -316,6 +316,8 @@ def t_bad(inst):
                         ('ids and selection', ['hold', some, '--all']), ('bad wait', ['-t', 'x', 'hold', some])):
         rc, out, err = tool(inst, 'mailroom-qctl', *args)
         R.check('bad input qctl %s: exit 100' % label, rc == 100 and 'mailroom-qctl:' in err, (rc, err))
+    rc, out, err = tool(inst, 'mailroom-qctl', 'hold', '1.000000.1')
+    R.check('bad input qctl unknown id: exit 100, says so', rc == 100 and 'no such message' in out, (rc, out, err))
     rc, out, err = tool(inst, 'mailroom-qstat', '--bogus')
     R.check('bad input qstat option: exit 100', rc == 100, (rc, err))
     rc, out, err = tool(inst, 'mailroom-qread', '--bogus')

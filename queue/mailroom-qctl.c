@@ -72,7 +72,7 @@ int main(int argc, char const *const *argv)
   int cmd = -1, json = 0, lockfd, online, exitcode = 0;
   unsigned wait = WAIT_DEFAULT;
   time_t now, deadline;
-  unsigned long ndone = 0, ngone = 0, nfail = 0;
+  unsigned long ndone = 0, ngone = 0, nfail = 0, nunknown = 0;
   PROG = "mailroom-qctl";
   ids = calloc((size_t)argc + 1, sizeof *ids);
   if (!ids) qt_die_nomem();
@@ -127,14 +127,23 @@ int main(int argc, char const *const *argv)
   now = time(0);
   deadline = now + (time_t)wait;
 
+  /* An id given that is not queued is an error of the caller, not a wait. */
+  for (size_t k = 0; k < nids; k++) {
+    char p1[QID_MAX + 20], p2[QID_MAX + 20];
+    snprintf(p1, sizeof p1, "queue/mess/%s", ids[k]);
+    snprintf(p2, sizeof p2, "queue/new/%s", ids[k]);
+    if (access(p1, F_OK) < 0 && access(p2, F_OK) < 0) res[k] = -1, why[k] = "no such message", nunknown++;
+  }
   if (online) {
     int fd = open("queue/lock/ctl", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     char line[LINE_MAX_CTL];
     if (fd < 0) die_fifo();
-    for (size_t k = 0; k < nids; k++) qc_snapshot(ids[k], &before[k]);
+    for (size_t k = 0; k < nids; k++)
+      if (!res[k]) qc_snapshot(ids[k], &before[k]);
     if (cmd == QC_REQUEUE && s.all) writeline(fd, "requeue *\n", deadline);
     else
       for (size_t k = 0; k < nids; k++) {
+        if (res[k]) continue;
         snprintf(line, sizeof line, "%s %s\n", qc_name[cmd], ids[k]);
         writeline(fd, line, deadline);
       }
@@ -149,7 +158,8 @@ int main(int argc, char const *const *argv)
     for (size_t k = 0; k < nids; k++)
       if (!res[k]) res[k] = -1, why[k] = "no effect seen on disk in time (see mailroom-send's log)";
   } else {
-    for (size_t k = 0; k < nids; k++) res[k] = qc_apply(cmd, ids[k], now, &why[k]) < 0 ? -1 : 1;
+    for (size_t k = 0; k < nids; k++)
+      if (!res[k]) res[k] = qc_apply(cmd, ids[k], now, &why[k]) < 0 ? -1 : 1;
   }
 
   if (json) qt_putf(buffer_1, "{\"command\":\"%s\",\"mode\":\"%s\",\"results\":[", qc_name[cmd], online ? "send" : "files");
@@ -177,6 +187,6 @@ int main(int argc, char const *const *argv)
     qt_putf(buffer_1, "%s: %lu done, %lu left the queue meanwhile, %lu failed (%s)\n", qc_name[cmd], ndone, ngone,
             nfail, online ? "applied by mailroom-send" : "mailroom-send not running: files changed directly");
   qt_flush(buffer_1);
-  if (nfail) exitcode = 111;
+  if (nfail) exitcode = nfail == nunknown ? 100 : 111;
   return exitcode;
 }
