@@ -287,6 +287,29 @@ def t_hold_local(inst):
     info('hold local: delivered %.2f s after release' % secs)
 
 
+def t_delete_inflight(inst):
+    """delete while the message's delivery runs: the manager holds it, waits for the
+    delivery's result, then removes it; it keeps running."""
+    ent = inst.assign_entry('demo')
+    inst.add_mailbox('slow')
+    mrinst.write_file(os.path.join(inst.path('mail', 'slow'), '.qmail'), '|sleep 2; exit 111\n', 0o600, ent['uid'], ent['gid'])
+    mark = len(inst.log())
+    r = inst.sendmail(['slow@localhost'], b'Subject: slow\n\nslow\n')
+    m = wait(lambda: re.search(r'^start msg=(\S+) .*to=<slow@localhost>', log_since(inst, mark), re.M), 10)
+    if not R.check('delete in flight: delivery started', r.returncode == 0 and m, log_since(inst, mark)[-300:]):
+        return
+    mid = m.group(1)
+    t0 = time.monotonic()
+    rc, out, err = tool(inst, 'mailroom-qctl', 'delete', mid)
+    el = time.monotonic() - t0
+    lg = log_since(inst, mark)
+    R.check('delete in flight: done once the delivery ended', rc == 0 and '%s: done' % mid in out and el >= 1.0
+            and re.search(r'^delete msg=%s inflight=1 .*result=waiting' % re.escape(mid), lg, re.M)
+            and re.search(r'^defer msg=%s ' % re.escape(mid), lg, re.M), (rc, out, err, el))
+    R.check('delete in flight: no trace, manager runs', mid not in disk(inst) and not os.path.exists(inst.path('queue', 'info', mid))
+            and inst.running(), '')
+
+
 def t_offline(inst):
     inst.stop()
     d = disk(inst)
@@ -401,6 +424,7 @@ def main():
         R.run('requeue', t_requeue, inst, held)
         R.run('delete', t_delete, inst)
         R.run('hold local', t_hold_local, inst)
+        R.run('delete in flight', t_delete_inflight, inst)
         R.run('bad input', t_bad, inst)
         R.run('offline', t_offline, inst)
         R.run('qcheck', t_qcheck, inst)
