@@ -107,7 +107,6 @@ int info_load(struct msg *m)
   if (got != len || memcmp(buf, "MRI1 ", 5) || buf[INFO_HEADER - 1] != '\n' || num(buf + 25, 8, &ok) != m->nrcpt ||
       !ok)
     goto bad;
-  ctl_loadheader(m, buf);
   for (unsigned i = 0; i < m->nrcpt; i++) {
     char const *r = buf + INFO_HEADER + (size_t)i * INFO_RECORD;
     if (r[INFO_RECORD - 1] != '\n' || !strchr("TDFB", r[0]) || !r[0] || (r[2] != 'L' && r[2] != 'R')) goto bad;
@@ -117,6 +116,7 @@ int info_load(struct msg *m)
     m->nexttry[i] = (time_t)num(r + 13, 10, &ok);
     if (!ok) goto bad;
   }
+  ctl_loadheader(m, buf); /* the held bit, once the whole file proved valid */
   free(buf);
   return 1;
 bad:
