@@ -42,6 +42,11 @@ LIBS_mailroom-passwd  := $(CDB) $(SKA) -lcrypt
 # never getpwnam (smtpd/smtpd_rcpt.c). Not with SANITIZE=1: sanitizers need the dynamic runtime.
 LIBS_mailroom-smtpd   := $(if $(filter 1,$(SANITIZE)),,-static) $(CDB) $(SKA)
 LIBS_mailroom-newcontrol := $(CDB) $(SKA)
+LIBS_mailroom-qstat   := $(SKA)
+LIBS_mailroom-qread   := $(SKA)
+LIBS_mailroom-qctl    := $(SKA)
+LIBS_mailroom-qcheck  := $(SKA)
+LIBS_mailroom-report  := $(SKA) -lm
 # mailroom-remote is the libowfat program (its DNS resolver): never skalibs with it. Only
 # remote/ sees libowfat's headers; its pure modules use libc alone, so unit tests and fuzz
 # targets link them beside skalibs without libowfat.
@@ -53,7 +58,7 @@ LIBS_mailroom-tlsd    := -ltls $(SKA)
 
 FOLDERS := queue send local smtpd pop3d remote
 PROGS := $(notdir $(basename $(foreach f,$(FOLDERS),$(wildcard $(f)/mailroom-*.c))))
-BINS := $(addprefix build/bin/,$(PROGS)) build/bin/sendmail
+BINS := $(addprefix build/bin/,$(PROGS)) build/bin/sendmail build/bin/mailq
 
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(patsubst lib/%.c,build/obj/lib/%.o,$(LIB_SRC)) build/obj/auto_home.o
@@ -102,6 +107,8 @@ build/obj/lib/.keep:
 
 build/bin/sendmail: | build/.deps
 	@mkdir -p build/bin && ln -sf mailroom-inject $@
+build/bin/mailq: | build/.deps
+	@mkdir -p build/bin && ln -sf mailroom-qread $@
 
 -include $(shell find build/obj -name '*.d' 2>/dev/null)
 
@@ -117,6 +124,7 @@ relink: all
 	@for f in $(FOLDERS); do for m in $$f/mailroom-*.c; do [ -e "$$m" ] || continue; p=$$(basename $$m .c); \
 	  $(CC) $(LDFLAGS) -o '$(RELINK_OUT)'/$$p build/obj/$$f/$$p.o build/$$f.a '$(RELINK_OUT)/libmr.a' $$(make -s --no-print-directory print-libs P=$$p) || exit 1; done; done
 	@ln -sf mailroom-inject '$(RELINK_OUT)/sendmail'
+	@ln -sf mailroom-qread '$(RELINK_OUT)/mailq'
 
 print-libs:
 	@echo '$(LIBS_$(P))'

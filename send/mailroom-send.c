@@ -91,6 +91,7 @@ int main(int argc, char const *const *argv)
   if (trig < 0) die_trigger();
   trigw = open("queue/lock/trigger", O_WRONLY | O_NONBLOCK | O_CLOEXEC); /* so reads never see EOF */
   if (trigw < 0) die_trigger();
+  if (ctl_init(&s.ctl) < 0) strerr_diefu1sys(111, "set up queue control (queue/lock/ctl, queue/lock/sendlock)");
   spfd = selfpipe_init();
   if (spfd < 0 || selfpipe_trap(SIGTERM) < 0 || selfpipe_trap(SIGALRM) < 0 || selfpipe_trap(SIGHUP) < 0)
     strerr_diefu1sys(111, "set up signals");
@@ -104,7 +105,7 @@ int main(int argc, char const *const *argv)
   scan_start(&s, lastscan);
 
   for (;;) {
-    iopause_fd x[4];
+    iopause_fd x[5];
     tain deadline;
     time_t now = time(0), next;
     unsigned n = 2;
@@ -123,7 +124,8 @@ int main(int argc, char const *const *argv)
     x[1] = (iopause_fd){ .fd = trig, .events = IOPAUSE_READ };
     for (int c = 0; c < NCHAN; c++)
       if (s.ch[c].rfd >= 0) x[n++] = (iopause_fd){ .fd = s.ch[c].rfd, .events = IOPAUSE_READ };
-    if (iopause_g(x, n, &deadline) < 0) strerr_diefu1sys(111, "iopause");
+    x[n] = (iopause_fd){ .fd = s.ctl.fd, .events = IOPAUSE_READ }; /* queue control: last */
+    if (iopause_g(x, n + 1, &deadline) < 0) strerr_diefu1sys(111, "iopause");
     now = time(0);
     if (x[0].revents & IOPAUSE_READ) handle_signals(&s);
     if (x[1].revents & IOPAUSE_READ) {
@@ -135,6 +137,8 @@ int main(int argc, char const *const *argv)
       struct chan *c = x[k].fd == s.ch[CHAN_LOCAL].rfd ? &s.ch[CHAN_LOCAL] : &s.ch[CHAN_REMOTE];
       if ((x[k].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT)) && chan_read(&s, c, now) < 0) die_spawner(c->name);
     }
+    if (x[n].revents & IOPAUSE_READ) ctl_read(&s, now);
+    if (s.ctl.npending) ctl_poll(&s);
     if (now >= lastscan + RESCAN_EVERY) {
       lastscan = now;
       newpending = 1;

@@ -37,6 +37,7 @@ struct msg {
   int gone;              /* finished and removed; freed when refs drops to 0 */
   int bounceretry;       /* a BOUNCE_RETRY entry is in the heap */
   unsigned flags;        /* the info header's flags (INFO_FLAG_*) */
+  unsigned char ctl; /* send_ctl.c: CTL_HELD, CTL_DELETE */
 };
 
 #define INFO_FLAG_HELD 1U
@@ -94,8 +95,23 @@ struct config {
   char bouncefrom[300];
 };
 
+/* send_ctl.c: queue control through the FIFO queue/lock/ctl (INTERNALS.md). */
+#define CTL_HELD 1
+#define CTL_DELETE 2
+#define CTL_LINE_MAX 256   /* a command line; below PIPE_BUF, so qctl's writes are atomic */
+#define CTL_PENDING_MAX 64 /* deletes waiting for a delivery under way */
+struct ctl {
+  int fd, wfd, lockfd;
+  char buf[CTL_LINE_MAX];
+  size_t len;
+  int skip;
+  unsigned npending;
+  char pending[CTL_PENDING_MAX][QID_MAX + 1];
+};
+
 struct send {
   struct config cf;
+  struct ctl ctl;
   struct chan ch[NCHAN];
   struct msg *msgs; /* list head */
   unsigned long nmsgs;
@@ -167,6 +183,13 @@ extern int bounce_send(struct send *s, struct msg *m, int delayed);
 extern void scan_start(struct send *s, time_t now);
 extern int scan_new(struct send *s, unsigned max, time_t now);
 extern void scan_tmp(time_t now);
+
+/* send_ctl.c */
+extern int ctl_init(struct ctl *c);
+extern void ctl_loadheader(struct msg *m, char const *hdr);
+extern int ctl_park(struct send *s, struct msg *m, unsigned i);
+extern void ctl_read(struct send *s, time_t now);
+extern void ctl_poll(struct send *s);
 
 /* config */
 extern int config_read(struct config *cf);

@@ -149,6 +149,7 @@ void chan_dispatch(struct send *s, struct chan *c)
     c->rhead = (c->rhead + 1) % c->rcap;
     c->rlen--;
     if (msg_unref(j.m) || j.m->state[j.i] != 'T') continue;
+    if (ctl_park(s, j.m, j.i)) continue; /* held (send_ctl.c) */
     if (c->wfd < 0) {
       result_apply(s, j.m, j.i, 0, 'Z', "4.3.2 no delivery program runs for this channel yet", now);
       continue;

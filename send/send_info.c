@@ -131,6 +131,7 @@ int info_load(struct msg *m)
     m->nexttry[i] = (time_t)num(r + 13, 10, &ok);
     if (!ok) goto bad;
   }
+  ctl_loadheader(m, buf); /* the held bit, once the whole file proved valid */
   free(buf);
   return 1;
 bad:

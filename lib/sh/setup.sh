@@ -148,11 +148,16 @@ fi
 # --- folders -----------------------------------------------------------------------------
 mkdir -p "$home"
 cd "$home"
-mkdir -p bin control users queue/tmp queue/new queue/mess queue/info queue/lock \
-  mail/demo/Maildir/tmp mail/demo/Maildir/new mail/demo/Maildir/cur service log
+mkdir -p bin control users queue/tmp queue/new queue/mess queue/info queue/lock queue/bad \
+  mail/demo/Maildir/tmp mail/demo/Maildir/new mail/demo/Maildir/cur service runit log
 if [ ! -p queue/lock/trigger ]; then
   rm -f queue/lock/trigger
   mkfifo -m 0622 queue/lock/trigger
+fi
+# Queue control (mailroom-qctl -> mailroom-send): a FIFO only root and mrsend may write.
+if [ ! -p queue/lock/ctl ]; then
+  rm -f queue/lock/ctl
+  mkfifo -m 0600 queue/lock/ctl
 fi
 
 # --- programs ----------------------------------------------------------------------------
@@ -176,6 +181,7 @@ for p in $EXPECTED; do
   [ -x "$bindir/$p" ] || warn "$bindir/$p is missing (not built yet?): not installed"
 done
 if [ -e bin/mailroom-inject ]; then ln -sfn mailroom-inject bin/sendmail; else warn "no bin/mailroom-inject: no bin/sendmail either"; fi
+if [ -e bin/mailroom-qread ]; then ln -sfn mailroom-qread bin/mailq; fi
 say "programs: $ninstalled installed, $nsame unchanged, in $home/bin"
 
 # --- control files: written only when missing, the admin's edits are kept ---------------
@@ -228,6 +234,19 @@ EOF
   logcmd="multilog t $home/log/$name"
   if [ $root = 1 ]; then logcmd="setuidgid mrlog $logcmd"; fi
   write_script "service/$name/log/run" <<EOF
+#!/bin/sh
+exec $logcmd
+EOF
+  # The same service for runit (runsv, runsvdir: README, "Supervision"), in runit/NAME:
+  # runsv keeps its state in NAME/supervise, so the two supervisors never share a folder.
+  # Run one of them, not both: multilog locks log/NAME.
+  mkdir -p "runit/$name/log"
+  write_script "runit/$name/run" <<EOF
+#!/bin/sh
+exec 2>&1
+exec $cmd
+EOF
+  write_script "runit/$name/log/run" <<EOF
 #!/bin/sh
 exec $logcmd
 EOF
