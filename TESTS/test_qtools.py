@@ -189,7 +189,7 @@ def t_read(inst, held):
             [line for line in mlines if 'held' in line][:3])
     sample = next(line for line in rlines if 'deferred' in line)
     R.check('qread: recipient line has state, next retry, last error',
-            re.match(r'^  remote deferred tries=1 next=in \S+ <u\d+@%s> last="4\.' % re.escape(DOMAIN), sample), sample)
+            re.match(r'^  remote deferred tries=1 next=in \S+ <u\d+@%s> last="[^"]+' % re.escape(DOMAIN), sample), sample)
     rc, out, err = tool(inst, 'mailroom-qread', '--json')
     try:
         j = json.loads(out)

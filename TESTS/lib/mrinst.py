@@ -37,6 +37,7 @@ IS_ROOT = os.geteuid() == 0
 # memory, so time bounds stretch by SLOW and memory ceilings are not measured.
 SANITIZED = os.environ.get('MRTEST_SANITIZE') == '1'
 SLOW = 5 if SANITIZED else 1
+NO_DNS = '127.0.0.254'  # DNSCACHEIP for instances whose test runs no DNS server: nothing answers
 QUEUE_DIRS = ('tmp', 'new', 'mess', 'info')
 
 
@@ -377,8 +378,12 @@ class Instance:
         once it has become mailroom-send (bounded), or raises."""
         log = open(self.path('send.log'), 'ab')
         try:
+            # No test may ask the machine's resolver: mailroom-remote (below mailroom-send)
+            # gets a loopback address where no DNS server listens, unless the test runs one.
+            env = dict(os.environ)
+            env.setdefault('DNSCACHEIP', NO_DNS)
             p = subprocess.Popen([self.bin('mailroom-start')], cwd=self.home, stdin=subprocess.DEVNULL,
-                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
         finally:
             log.close()
         self.procs.append(p)
