@@ -209,6 +209,28 @@ def converse(c):
     return [(code, [re.sub(r'(queued as|qp) \S+.*', r'\1 ID', t) for t in text]) for code, text in out]
 
 
+def under_superserver(inst, name, port, ref):
+    """The checks for mailroom-smtpd under an inetd on port: the conversation as under
+    tcpserver (ref), the peer address from getpeername, and a real client's message."""
+    time.sleep(0.2)
+    before = set(inst.maildir_files())
+    c = inst.connect(port)
+    got = converse(c)
+    c.close()
+    R.check('%s: the same conversation, reply for reply, as under tcpserver' % name, got == ref,
+            '%s %r / tcpserver %r' % (name, got, ref))
+    new = new_delivery(inst, before)
+    if R.check('%s: message delivered' % name, len(new) == 1, 'got %d' % len(new)):
+        data = read_file(new[0])
+        R.check('%s: Received: has the peer address (getpeername, no TCPREMOTEIP)' % name,
+                b'Received: from same.example ([127.0.0.1])\n' in data, data[:300])
+    before = set(inst.maildir_files())
+    with smtplib.SMTP('127.0.0.1', port, timeout=30) as s:
+        refused = s.sendmail('tester@example.org', ['demo@localhost'], body(name).replace(b'\n', b'\r\n'))
+    R.check('%s: smtplib accepted' % name, refused == {}, repr(refused))
+    check_delivered(inst, '%s smtplib' % name, before, body(name))
+
+
 def test_xinetd(inst, port):
     xinetd = shutil.which('xinetd') or '/usr/sbin/xinetd'
     if not os.path.exists(xinetd):
@@ -232,23 +254,7 @@ def test_xinetd(inst, port):
     p = inst.start_daemon([xinetd, '-dontfork', '-f', conf, '-pidfile', inst.path('xinetd.pid')], xport,
                           logname='xinetd.out')
     try:
-        time.sleep(0.2)
-        before = set(inst.maildir_files())
-        c = inst.connect(xport)
-        got = converse(c)
-        c.close()
-        R.check('xinetd: the same conversation, reply for reply, as under tcpserver', got == ref,
-                'xinetd %r / tcpserver %r' % (got, ref))
-        new = new_delivery(inst, before)
-        if R.check('xinetd: message delivered', len(new) == 1, 'got %d' % len(new)):
-            data = read_file(new[0])
-            R.check('xinetd: Received: has the peer address (getpeername, no TCPREMOTEIP)',
-                    b'Received: from same.example ([127.0.0.1])\n' in data, data[:300])
-        before = set(inst.maildir_files())
-        with smtplib.SMTP('127.0.0.1', xport, timeout=30) as s:
-            refused = s.sendmail('tester@example.org', ['demo@localhost'], body('xinetd').replace(b'\n', b'\r\n'))
-        R.check('xinetd: smtplib accepted', refused == {}, repr(refused))
-        check_delivered(inst, 'xinetd smtplib', before, body('xinetd'))
+        under_superserver(inst, 'xinetd', xport, ref)
     finally:
         inst.stop_service(p)
 
@@ -270,23 +276,7 @@ def test_openbsd_inetd(inst, port):
                       (iport, user, inst.bin('mailroom-smtpd')))
     p = inst.start_daemon([inetd, '-d', conf], iport, logname='inetd.out')
     try:
-        time.sleep(0.2)
-        before = set(inst.maildir_files())
-        c = inst.connect(iport)
-        got = converse(c)
-        c.close()
-        R.check('openbsd-inetd: the same conversation, reply for reply, as under tcpserver', got == ref,
-                'inetd %r / tcpserver %r' % (got, ref))
-        new = new_delivery(inst, before)
-        if R.check('openbsd-inetd: message delivered', len(new) == 1, 'got %d' % len(new)):
-            data = read_file(new[0])
-            R.check('openbsd-inetd: Received: has the peer address (getpeername)',
-                    b'Received: from same.example ([127.0.0.1])\n' in data, data[:300])
-        before = set(inst.maildir_files())
-        with smtplib.SMTP('127.0.0.1', iport, timeout=30) as s:
-            refused = s.sendmail('tester@example.org', ['demo@localhost'], body('inetd').replace(b'\n', b'\r\n'))
-        R.check('openbsd-inetd: smtplib accepted', refused == {}, repr(refused))
-        check_delivered(inst, 'openbsd-inetd smtplib', before, body('inetd'))
+        under_superserver(inst, 'openbsd-inetd', iport, ref)
     finally:
         inst.stop_service(p)
 

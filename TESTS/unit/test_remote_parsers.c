@@ -7,18 +7,7 @@
 
 #include "../../remote/remote.h"
 
-static int npass, nfail;
-
-static void check(int ok, char const *label, char const *why)
-{
-  if (ok) {
-    printf("PASS %s\n", label);
-    npass++;
-  } else {
-    printf("FAIL %s: %s\n", label, why);
-    nfail++;
-  }
-}
+#include "check.h"
 
 #define S(x) x, sizeof(x) - 1
 

@@ -8,18 +8,7 @@
 
 #include "../../smtpd/smtpd.h"
 
-static int npass, nfail;
-
-static void check(int ok, char const *label, char const *why)
-{
-  if (ok) {
-    printf("PASS %s\n", label);
-    npass++;
-  } else {
-    printf("FAIL %s: %s\n", label, why);
-    nfail++;
-  }
-}
+#include "check.h"
 
 #define S(x) x, sizeof(x) - 1
 

@@ -15,18 +15,7 @@
 #include "ctlmap.h"
 #include "../../smtpd/smtpd.h"
 
-static int npass, nfail;
-
-static void check(int ok, char const *label, char const *why)
-{
-  if (ok) {
-    printf("PASS %s\n", label);
-    npass++;
-  } else {
-    printf("FAIL %s: %s\n", label, why);
-    nfail++;
-  }
-}
+#include "check.h"
 
 static void put(char const *path, char const *text)
 {
