@@ -411,6 +411,19 @@ def test_verify_only(inst):
         rc, err = run_checkpw(inst, b'demo', b'demo', inst.as_user(su.pw_uid, su.pw_gid))
         R.check('verify-only as mrsmtpd: cannot read password.cdb (exit 111)',
                 rc == 111 and 'password.cdb' in err, (rc, err))
+        # control/popshadow: root verifies a system user; mrauth cannot read the shadow file,
+        # refuses (exit 1, as for a wrong password) and says why in the log
+        name, _, _ = inst.system_user('mra')
+        subprocess.run(['chpasswd'], input=('%s:open sesame\n' % name).encode(), check=True, timeout=30)
+        inst.control('popshadow', '1')
+        try:
+            rc, err = run_checkpw(inst, name.encode(), b'open sesame')
+            R.check('verify-only as root, popshadow: a system user, exit 0', rc == 0, (rc, err))
+            rc, err = run_checkpw(inst, name.encode(), b'open sesame', pre)
+            R.check('verify-only as mrauth, popshadow: a system user refused (exit 1), and logged why',
+                    rc == 1 and 'cannot read the shadow file' in err, (rc, err))
+        finally:
+            inst.control('popshadow', None)
     R.check('verify-only: the program was never run', not os.path.exists(marker))
 
 

@@ -103,11 +103,11 @@ static void system_user(char const *user, struct account *a)
   if (!on) return;
   pw = getpwnam(user);
   if (!pw || !pw->pw_uid || (unsigned long)pw->pw_uid > POP3_ID_MAX || (unsigned long)pw->pw_gid > POP3_ID_MAX) return;
-  errno = 0;
   sp = getspnam(user);
-  if (!sp && errno == EACCES) {
-    /* verify-only as mrauth: the shadow file is not ours to read (doc/mailroom-checkpassword.8) */
-    strerr_warnw(SHADOW_CONTROL, " is set but the shadow file is not readable by this uid: system user ", user, " refused");
+  if (!sp && geteuid()) {
+    /* verify-only as mrauth, or an instance without root: the shadow file is not ours to
+       read (glibc's NSS leaves errno 0, so say it whenever a passwd user has no entry) */
+    strerr_warnw(SHADOW_CONTROL, " is set but this uid cannot read the shadow file: system user ", user, " refused");
     return;
   }
   if (!sp || !sp->sp_pwdp || strlen(sp->sp_pwdp) > POP3_HASH_MAX || strlen(pw->pw_dir) > POP3_PATH_MAX) return;
