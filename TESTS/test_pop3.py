@@ -4,6 +4,7 @@ failures and their delay and cap, hostile names, a missing home, overlong lines,
 only at QUIT, [IN-USE], UIDL stability, new/ to cur/, pipelining, the user's uid, RETR
 latency (Nagle), and STAT on a Maildir of 100,000 messages."""
 
+import grp
 import os
 import shutil
 import socket
@@ -27,8 +28,15 @@ def setup_checks(inst, port):
     R.check('setup banner', banner == 'POP3: 127.0.0.1:%d (user demo, password demo)' % port, banner)
     lst = pop3inst.passwd(inst, ['list']).stdout.decode()
     R.check('setup demo in users/password.cdb', lst.startswith('demo ') and inst.path('mail', 'demo') in lst, lst)
-    mode = os.stat(inst.path('users', 'password.cdb')).st_mode & 0o777
-    R.check('setup password.cdb mode 0600', mode == 0o600, oct(mode))
+    st = os.stat(inst.path('users', 'password.cdb'))
+    mode = st.st_mode & 0o777
+    if mrinst.IS_ROOT:
+        # group mrauth: the SMTP AUTH verifier (mailroom-tlsd -v/-V) reads it, mrsmtpd never
+        gid = grp.getgrnam('mrauth').gr_gid
+        R.check('setup password.cdb root:mrauth 0640', mode == 0o640 and st.st_uid == 0 and st.st_gid == gid,
+                '%s %d:%d' % (oct(mode), st.st_uid, st.st_gid))
+    else:
+        R.check('setup password.cdb mode 0600', mode == 0o600, oct(mode))
 
 
 def auth_failures(inst, port, fast_port):

@@ -5,11 +5,16 @@ reset and the pipelined-command injection (CVE-2011-0411) refused; the key file'
 who runs what; the submission service that lib/sh/setup.d/tls.sh writes: AUTH PLAIN and
 LOGIN with swaks after STARTTLS, relaying to a remote domain only after AUTH, AUTH refused
 before TLS, a wrong password refused after the delay, the cap on failures, the
-authenticated name and the TLS version in the Received line.
+authenticated name and the TLS version in the Received line; the AUTH verifier runs as
+mrauth and never as root, mrsmtpd cannot open users/password.cdb, mailroom-checkpassword's
+verify-only mode (MAILROOM_VERIFYONLY) runs nothing, and mailroom-tlsd as root refuses -a
+without -v/-V.
 """
 
+import grp
 import os
 import pwd
+import random
 import re
 import shutil
 import socket
@@ -254,7 +259,8 @@ def test_submission(inst, sub):
     before = set(inst.maildir_files())
     rc, out = swaks_auth(sub, 'PLAIN', 'demo', 'demo', 'demo@localhost')
     new = new_files(inst, before)
-    if R.check('submission: local delivery', rc == 0 and len(new) == 1, out[-400:]):
+    if R.check('submission: local delivery', rc == 0 and len(new) == 1,
+               (rc, len(new), [read_file(f)[:600] for f in new], out[-300:])):
         data = read_file(new[0])
         R.check('submission: Received says ESMTPSA, TLS and the user',
                 re.search(rb'with ESMTPSA \(TLSv1\.[23] [A-Z0-9_-]+, authenticated as demo\);', data) is not None,
@@ -349,6 +355,174 @@ def test_who(inst, port):
         c.close()
 
 
+def proc_groups(pid):
+    """Supplementary groups of a process, from /proc/PID/status."""
+    with open('/proc/%d/status' % pid) as f:
+        for line in f:
+            if line.startswith('Groups:'):
+                return set(int(x) for x in line.split()[1:])
+    return None
+
+
+def run_checkpw(inst, user, password, prefix=(), env_verify=True, prog=None):
+    """mailroom-checkpassword with user\\0password\\0stamp\\0 on fd 3: (exit code, stderr)."""
+    rec = user + b'\0' + password + b'\0<1.2@test>\0'
+    r, w = os.pipe()
+    os.write(w, rec)
+    os.close(w)
+    env = mrinst._make_env()
+    env.pop('MAILROOM_VERIFYONLY', None)
+    if env_verify:
+        env['MAILROOM_VERIFYONLY'] = '1'
+    # the record arrives on stdin, and the shell moves it to fd 3
+    argv = list(prefix) + ['sh', '-c', 'exec 3<&0 </dev/null; exec "$@"', 'sh',
+                           inst.bin('mailroom-checkpassword')] + (prog or [])
+    try:
+        p = subprocess.run(argv, env=env, stdin=r, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30)
+    finally:
+        os.close(r)
+    return p.returncode, p.stderr.decode(errors='replace')
+
+
+def test_verify_only(inst):
+    """mailroom-checkpassword's verify-only mode, as the verifier runs it (as mrauth under root)."""
+    marker = inst.path('verify-only.ran')
+    prog = ['/bin/sh', '-c', 'echo ran > %s' % marker]
+    pre = []
+    if IS_ROOT:
+        au = pwd.getpwnam('mrauth')
+        pre = inst.as_user(au.pw_uid, au.pw_gid)
+    who = 'as mrauth' if IS_ROOT else 'as this user'
+    rc, err = run_checkpw(inst, b'demo', b'demo', pre, prog=prog)
+    R.check('verify-only %s: right password, exit 0' % who, rc == 0, (rc, err))
+    rc, err = run_checkpw(inst, b'demo', b'wrong', pre, prog=prog)
+    R.check('verify-only %s: wrong password, exit 1' % who, rc == 1, (rc, err))
+    rc, err = run_checkpw(inst, b'nosuchuser', b'demo', pre)
+    R.check('verify-only %s: unknown user, exit 1 (no program needed)' % who, rc == 1, (rc, err))
+    rc, err = run_checkpw(inst, b'demo\xff/..', b'x' * 300, pre)
+    R.check('verify-only %s: hostile name and overlong password, exit 1' % who, rc == 1, (rc, err))
+    if IS_ROOT:
+        # as root and verify-only: still runs nothing, switches to nobody
+        rc, err = run_checkpw(inst, b'demo', b'demo', prog=prog)
+        R.check('verify-only as root: right password, exit 0', rc == 0, (rc, err))
+        # without the variable, as mrauth: the checkpassword interface as before, which a
+        # non-root caller cannot use for another user (no switch): not a success
+        rc, err = run_checkpw(inst, b'demo', b'demo', pre, prog=prog, env_verify=False)
+        R.check('mrauth without MAILROOM_VERIFYONLY: no session for demo (exit != 0)', rc != 0, (rc, err))
+        su = pwd.getpwnam('mrsmtpd')
+        rc, err = run_checkpw(inst, b'demo', b'demo', inst.as_user(su.pw_uid, su.pw_gid))
+        R.check('verify-only as mrsmtpd: cannot read password.cdb (exit 111)',
+                rc == 111 and 'password.cdb' in err, (rc, err))
+        # control/popshadow: root verifies a system user; mrauth cannot read the shadow file,
+        # refuses (exit 1, as for a wrong password) and says why in the log
+        name, _, _ = inst.system_user('mra')
+        subprocess.run(['chpasswd'], input=('%s:open sesame\n' % name).encode(), check=True, timeout=30)
+        inst.control('popshadow', '1')
+        try:
+            rc, err = run_checkpw(inst, name.encode(), b'open sesame')
+            R.check('verify-only as root, popshadow: a system user, exit 0', rc == 0, (rc, err))
+            rc, err = run_checkpw(inst, name.encode(), b'open sesame', pre)
+            R.check('verify-only as mrauth, popshadow: a system user refused (exit 1), and logged why',
+                    rc == 1 and 'cannot read the shadow file' in err, (rc, err))
+        finally:
+            inst.control('popshadow', None)
+    R.check('verify-only: the program was never run', not os.path.exists(marker))
+
+
+def test_root_refusal(inst):
+    if not IS_ROOT:
+        R.skip('tlsd -a as root without -v/-V', 'needs root')
+        return
+    r = subprocess.run([inst.bin('mailroom-tlsd'), '-a', inst.bin('mailroom-checkpassword'), inst.bin('mailroom-smtpd')],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    err = r.stderr.decode(errors='replace')
+    R.check('tlsd -a as root without -v/-V: refused (exit 100)', r.returncode == 100 and '-v uid -V gid' in err,
+            (r.returncode, err))
+    r = subprocess.run([inst.bin('mailroom-tlsd'), '-v', '1', '-V', '1', inst.bin('mailroom-smtpd')],
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    R.check('tlsd -v without -a: usage (exit 100)', r.returncode == 100, r.stderr[-200:])
+    r = subprocess.run([inst.bin('mailroom-tlsd'), '-a', inst.bin('mailroom-checkpassword'), '-v', '0', '-V', '0',
+                        inst.bin('mailroom-smtpd')], stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    R.check('tlsd -v 0 -V 0 (root): refused (exit 100)', r.returncode == 100, r.stderr[-200:])
+
+
+def test_verifier(inst, sub):
+    """Who runs the AUTH verifier, and who can read the password database."""
+    if not IS_ROOT:
+        R.skip('verifier: runs as mrauth', 'needs root')
+        return
+    cdb = inst.path('users', 'password.cdb')
+    st = os.stat(cdb)
+    ag = grp.getgrnam('mrauth').gr_gid
+    R.check('verifier: password.cdb is root:mrauth 0640', (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, ag, 0o640),
+            (st.st_uid, st.st_gid, oct(st.st_mode)))
+    au = pwd.getpwnam('mrauth')
+    tu = pwd.getpwnam('mrtlsd').pw_uid
+    su = pwd.getpwnam('mrsmtpd')
+    for name in ('mrsmtpd', 'mrtlsd'):
+        ent = pwd.getpwnam(name)
+        R.check('verifier: %s is not in group mrauth' % name, ag not in os.getgrouplist(name, ent.pw_gid),
+                os.getgrouplist(name, ent.pw_gid))
+    # mrsmtpd (as mailroom-tlsd makes it: its own gid, no other group) cannot open the cdb
+    r = subprocess.run(inst.as_user(su.pw_uid, su.pw_gid) + ['head', '-c', '1', cdb], capture_output=True, timeout=30)
+    R.check('verifier: mrsmtpd cannot open password.cdb', r.returncode != 0 and b'Permission denied' in r.stderr,
+            (r.returncode, r.stderr))
+    r = subprocess.run(inst.as_user(au.pw_uid, au.pw_gid) + ['head', '-c', '1', cdb], capture_output=True, timeout=30)
+    R.check('verifier: mrauth can read password.cdb', r.returncode == 0 and len(r.stdout) == 1, (r.returncode, r.stderr))
+    c = inst.connect(sub)
+    try:
+        c.reply()
+        starttls(c)
+        code, text = c.cmd('EHLO a.example')
+        R.check('verifier: AUTH offered under TLS', 'AUTH PLAIN LOGIN' in text, text)
+        tl = inst.instance_procs('mailroom-tlsd')
+        sm = inst.instance_procs('mailroom-smtpd')
+        uids = {}
+        for p in tl:
+            try:
+                uids[p] = (mrinst.proc_ids(p)[0], proc_groups(p))
+            except FileNotFoundError:
+                pass
+        ver = [p for p, (u, g) in uids.items() if u[0] == au.pw_uid]
+        R.check('verifier: a mailroom-tlsd process runs as mrauth', len(ver) >= 1, uids)
+        R.check('verifier: it is mrauth in all four uids and only in group mrauth',
+                all(uids[p][0] == (au.pw_uid,) * 4 and uids[p][1] == {au.pw_gid} and
+                    mrinst.proc_ids(p)[1] == (au.pw_gid,) * 4 for p in ver), {p: uids[p] for p in ver})
+        R.check('verifier: no mailroom-tlsd process runs as root',
+                all(0 not in u for u, g in uids.values()) and set(u[0] for u, g in uids.values()) <= {au.pw_uid, tu},
+                uids)
+        R.check('verifier: mailroom-smtpd runs as mrsmtpd, not in group mrauth',
+                sm and all(mrinst.proc_ids(p)[0] == (su.pw_uid,) * 4 and ag not in (proc_groups(p) or set()) for p in sm),
+                [(p, mrinst.proc_ids(p), proc_groups(p)) for p in sm])
+        # right and wrong passwords through the mrauth verifier, both mechanisms
+        t0 = time.monotonic()
+        code, text = c.cmd('AUTH LOGIN ZGVtbw==')  # demo
+        code2, text2 = c.cmd('bm9wZQ==', timeout=30)  # nope
+        el = time.monotonic() - t0
+        R.check('verifier: AUTH LOGIN, wrong password: 535 after the delay', code == 334 and code2 == 535 and el >= 1.5,
+                (code, code2, text2, '%.2f s' % el))
+        code, text = c.cmd('AUTH PLAIN AGRlbW8AZGVtbw==', timeout=30)
+        R.check('verifier: then AUTH PLAIN, right password: 235', code == 235, (code, text))
+        c.cmd('QUIT')
+    finally:
+        c.close()
+    c = inst.connect(sub)
+    try:
+        c.reply()
+        starttls(c)
+        c.cmd('EHLO a.example')
+        code, text = c.cmd('AUTH PLAIN AGRlbW8Ad3Jvbmc=', timeout=30)  # demo / wrong
+        R.check('verifier: AUTH PLAIN, wrong password: 535', code == 535, (code, text))
+        code, text = c.cmd('AUTH LOGIN')
+        code2, _ = c.cmd('ZGVtbw==')
+        code3, text3 = c.cmd('ZGVtbw==', timeout=30)
+        R.check('verifier: then AUTH LOGIN, right password: 235', (code, code2, code3) == (334, 334, 235),
+                (code, code2, code3, text3))
+        c.cmd('QUIT')
+    finally:
+        c.close()
+
+
 def main():
     with smtpinst.SmtpInstance(prefix='mrtls.') as inst:
         inst.start()
@@ -365,9 +539,17 @@ def main():
         R.run('reset', test_reset, inst, port)
         R.run('who', test_who, inst, port)
         sub, pops = free_port(), free_port()
+        # mail relayed to remote.example goes to a loopback address where nothing listens:
+        # deferred, never a query to the machine's resolver, never a bounce into demo's Maildir
+        # racing the local-delivery check
+        inst.control('smtproutes', 'remote.example:[127.%d.%d.%d]:%d\n' % (
+            random.randint(1, 254), random.randint(1, 254), random.randint(2, 254), free_port()))
         setup_tls_services(inst, sub, pops)
         inst.start_daemon(['sh', inst.path('service', 'submission', 'run')], sub, logname='submission.log')
         R.run('submission', test_submission, inst, sub)
+        R.run('verifier', test_verifier, inst, sub)
+        R.run('verify-only', test_verify_only, inst)
+        R.run('tlsd as root', test_root_refusal, inst)
         log = open(inst.path('submission.log'), errors='replace').read()
         R.check('submission log: no password in it', 'wrong' not in log and 'AGRlbW8' not in log, log[-300:])
     R.exit()

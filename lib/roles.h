@@ -8,4 +8,5 @@
 #define ROLE_LOG "mrlog"       /* multilog */
 #define ROLE_MAIL "mrmail"     /* owner of virtual mailboxes */
 #define ROLE_TLSD "mrtlsd"     /* mailroom-tlsd after it loaded the key */
+#define ROLE_AUTH "mrauth"     /* the SMTP AUTH verifier: its group reads users/password.cdb */
 #endif

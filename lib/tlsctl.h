@@ -8,6 +8,9 @@
 #define TLSD_ENV_CTL "MAILROOM_TLSCTL"   /* fd of the control socket (STARTTLS, STLS) */
 #define TLSD_ENV_TLS "MAILROOM_TLS"      /* "TLSv1.3 CIPHER": the connection is encrypted */
 #define TLSD_ENV_AUTH "MAILROOM_AUTHFD"  /* fd of the password verifier (SMTP AUTH) */
+/* set by the verifier for its checkpassword program: check the password, exit 0 or 1, run
+   nothing and switch to nobody (mailroom-checkpassword(8)); mailroom-popup never sets it */
+#define TLSD_ENV_VERIFY "MAILROOM_VERIFYONLY"
 #define TLSD_INFO_MAX 120                /* the "version cipher" text */
 #define TLSD_REQ_MAX 400                 /* a verifier request: user \0 password \0 */
 #define TLSD_USER_MAX 128                /* as POP3_USER_MAX */

@@ -4,7 +4,10 @@
    any program speaking the interface): on a right password it becomes the user (groups, gid,
    uid, each checked; never root), enters the home and runs the rest of its arguments.
    It trusts the cdb only after checking each entry, and the client with nothing: a wrong
-   password, an unknown user and a locked account all cost one hash and give exit 1. */
+   password, an unknown user and a locked account all cost one hash and give exit 1.
+   With MAILROOM_VERIFYONLY set (by mailroom-tlsd's SMTP AUTH verifier, which runs it as
+   mrauth, a group that may read the cdb) it only verifies: exit 0 or 1, no uid switch, no
+   program run. That mode can grant nothing a right password does not already prove. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -20,8 +23,9 @@
 #include "auto_home.h"
 #include "control.h"
 #include "pop3d.h"
+#include "tlsctl.h"
 
-#define USAGE "mailroom-checkpassword program [ args... ]"
+#define USAGE "mailroom-checkpassword program [ args... ]  (or MAILROOM_VERIFYONLY=1 mailroom-checkpassword [ args... ])"
 #define FD3_TIMEOUT 60 /* seconds for the caller to write fd 3 and close it */
 #define SHADOW_CONTROL "control/popshadow"
 
@@ -100,6 +104,12 @@ static void system_user(char const *user, struct account *a)
   pw = getpwnam(user);
   if (!pw || !pw->pw_uid || (unsigned long)pw->pw_uid > POP3_ID_MAX || (unsigned long)pw->pw_gid > POP3_ID_MAX) return;
   sp = getspnam(user);
+  if (!sp && geteuid()) {
+    /* verify-only as mrauth, or an instance without root: the shadow file is not ours to
+       read (glibc's NSS leaves errno 0, so say it whenever a passwd user has no entry) */
+    strerr_warnw(SHADOW_CONTROL, " is set but this uid cannot read the shadow file: system user ", user, " refused");
+    return;
+  }
   if (!sp || !sp->sp_pwdp || strlen(sp->sp_pwdp) > POP3_HASH_MAX || strlen(pw->pw_dir) > POP3_PATH_MAX) return;
   strcpy(a->pw.hash, sp->sp_pwdp);
   if (sp->sp_expire > 0 && time(0) / 86400 >= sp->sp_expire) strcpy(a->pw.hash, "!expired");
@@ -132,11 +142,12 @@ int main(int argc, char const *const *argv)
   char const *user, *pass;
   char *z;
   size_t len, ulen;
-  int ok;
+  int ok, verify;
 
   PROG = "mailroom-checkpassword";
   pop3_stderr_check(); /* under inetd fd 2 is the client: no log line may reach it */
-  if (argc < 2) die_usage();
+  verify = getenv(TLSD_ENV_VERIFY) && *getenv(TLSD_ENV_VERIFY);
+  if (argc < 2 && !verify) die_usage();
   len = readfd3(rec);
   rec[len] = 0;
   z = memchr(rec, 0, len);
@@ -161,6 +172,7 @@ int main(int argc, char const *const *argv)
   wipe(a.pw.hash, sizeof a.pw.hash);
   endspent();
   if (!ok) _exit(POP3_EXIT_BADPASS);
+  if (verify) _exit(0); /* the password is right: all the verifier asks (the interface's 0) */
 
   if (!pop3_abspath_ok(a.pw.home)) die_badhome(user);
   become(user, &a);

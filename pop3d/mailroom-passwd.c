@@ -1,11 +1,13 @@
 /* mailroom-passwd: adds, changes, removes and lists the POP3 users of users/password.cdb,
-   the database of mailroom-checkpassword. Run by the admin (root: the cdb is 0600 root).
+   the database of mailroom-checkpassword. Run by the admin (root: the cdb is 0640 root:mrauth,
+   readable by mailroom-tlsd's SMTP AUTH verifier and by nobody else; lib/sh/modes).
    The password comes on stdin (never in an argument, so never in ps or a shell history):
    from a terminal it is asked twice without echo. Every change rewrites the whole cdb as
    password.cdb.tmp, fsynced, renamed over the old one, users/ fsynced: a reader sees the old
    database or the new one. Two runs at once are refused (flock on users/). */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -22,6 +24,7 @@
 #include "assign.h"
 #include "auto_home.h"
 #include "pop3d.h"
+#include "roles.h"
 
 #define USAGE "mailroom-passwd [ -6 ] [ -k ] [ -u uid ] [ -g gid ] [ -d home ] add|change|remove user | mailroom-passwd list"
 
@@ -173,6 +176,21 @@ static void list(int fd)
   if (!buffer_flush(buffer_1)) strerr_diefusys(111, "write to stdout");
 }
 
+/* The new cdb's mode, its group set on fd first: as root 0640 group mrauth (the SMTP AUTH
+   verifier's), as lib/sh/modes has it; without that group, or not as root, 0600. */
+static mode_t cdb_mode(int fd)
+{
+  struct group *gr;
+  if (geteuid()) return 0600;
+  gr = getgrnam(ROLE_AUTH);
+  if (!gr) {
+    strerr_warnw("no group " ROLE_AUTH " (make setup as root creates it): ", POP3_PW_CDB, " is 0600, SMTP AUTH cannot read it");
+    return 0600;
+  }
+  if (fchown(fd, (uid_t)-1, gr->gr_gid) < 0) die_write();
+  return 0640;
+}
+
 /* Copies every entry but the user's, then writes the user's as the operation wants. */
 static void rewrite(struct opts const *o, int fdold, struct pop3_pw *fresh)
 {
@@ -181,7 +199,7 @@ static void rewrite(struct opts const *o, int fdold, struct pop3_pw *fresh)
   int found = 0, fdtmp = open(POP3_PW_TMP, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   struct pop3_pw pw;
   if (fdtmp < 0) die_opentmp();
-  if (fchmod(fdtmp, 0600) < 0 || cdb_make_start(&cm, fdtmp) < 0) die_write();
+  if (fchmod(fdtmp, cdb_mode(fdtmp)) < 0 || cdb_make_start(&cm, fdtmp) < 0) die_write();
   if (fdold >= 0) {
     struct cdb c;
     unsigned int pos;

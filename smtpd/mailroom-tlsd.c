@@ -6,8 +6,9 @@
    handshake; with -i (ports 465, 995) it makes the handshake first. The key never reaches
    the server program (it runs as another uid, in a process that never held it), and the
    TLS library never runs in the server's process. With -a it also forks, before the key is
-   loaded, the password verifier of SMTP AUTH (tlsd_auth.c). It trusts its options and the
-   files they name; the client only with bytes, which it never interprets. */
+   loaded, the password verifier of SMTP AUTH (tlsd_auth.c), switched to -v/-V (mrauth: as
+   root, it refuses to leave the verifier root). It trusts its options and the files they
+   name; the client only with bytes, which it never interprets. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -28,7 +29,7 @@
 #include "auto_home.h"
 #include "tlsd.h"
 
-#define USAGE "mailroom-tlsd [ -i ] [ -c certfile ] [ -k keyfile ] [ -u uid -g gid ] [ -U uid -G gid ] [ -a checkprog ] [ -d delay_ms ] [ -f maxfail ] [ -t timeout ] prog [ args... ]"
+#define USAGE "mailroom-tlsd [ -i ] [ -c certfile ] [ -k keyfile ] [ -u uid -g gid ] [ -U uid -G gid ] [ -a checkprog [ -v uid -V gid ] ] [ -d delay_ms ] [ -f maxfail ] [ -t timeout ] prog [ args... ]"
 #define CERT_DEFAULT "control/servercert.pem"
 #define KEY_DEFAULT "control/serverkey.pem"
 #define TIMEOUT_DEFAULT 1200 /* as control/timeoutsmtpd's default */
@@ -42,7 +43,8 @@ static _Noreturn void die_usage(void) { strerr_dieusage(100, USAGE); }
 static _Noreturn void die_home(void) { strerr_diefusys(111, "chdir to ", auto_home); }
 static _Noreturn void die_tls(char const *what, char const *e) { strerr_dief(111, "unable to ", what, ": ", e ? e : "unknown error"); }
 static _Noreturn void die_sys(char const *what) { strerr_diefusys(111, what); }
-static _Noreturn void die_ids(void) { strerr_dief(100, "-u, -g, -U, -G: uid and gid 1..4294967294, given in pairs"); }
+static _Noreturn void die_ids(void) { strerr_dief(100, "-u, -g, -U, -G, -v, -V: uid and gid 1..4294967294, given in pairs"); }
+static _Noreturn void die_rootauth(void) { strerr_dief(100, "-a as root needs -v uid -V gid: the verifier must not run as root"); }
 
 struct ids {
   unsigned long uid, gid;
@@ -82,6 +84,7 @@ static _Noreturn void server(char const *const *argv, int in, int out, int ctl, 
   unsetenv(TLSD_ENV_TLS);
   unsetenv(TLSD_ENV_CTL);
   unsetenv(TLSD_ENV_AUTH);
+  unsetenv(TLSD_ENV_VERIFY); /* for the verifier's checkpassword only, never mailroom-popup's */
   if (ctl >= 0) {
     if (fcntl(ctl, F_SETFD, 0) < 0) _exit(111);
     setenvfd(TLSD_ENV_CTL, ctl);
@@ -114,19 +117,19 @@ int main(int argc, char const *const *argv)
 {
   subgetopt o = SUBGETOPT_ZERO;
   struct tlsd_opts opt = { .timeout = TIMEOUT_DEFAULT, .hstimeout = HANDSHAKE_TIMEOUT };
-  struct ids me = { 0, 0, 0 }, them = { 0, 0, 0 };
+  struct ids me = { 0, 0, 0 }, them = { 0, 0, 0 }, ver = { 0, 0, 0 };
   char const *cert = CERT_DEFAULT, *key = KEY_DEFAULT, *checkprog = 0;
   unsigned int delay = DELAY_DEFAULT, maxfail = MAXFAIL_DEFAULT;
   int implicit = 0, in[2], out[2], ctl[2] = { -1, -1 }, auth[2] = { -1, -1 }, info[2] = { -1, -1 };
   struct tls_config *cfg;
   struct tls *srv, *c = 0;
-  int gotu = 0, gotg = 0, gotU = 0, gotG = 0, r;
+  int gotu = 0, gotg = 0, gotU = 0, gotG = 0, gotv = 0, gotV = 0, r;
   pid_t pid;
 
   PROG = "mailroom-tlsd";
   if (fcntl(0, F_GETFD) < 0 || fcntl(1, F_GETFD) < 0 || fcntl(2, F_GETFD) < 0) _exit(111);
   for (;;) {
-    int k = subgetopt_r(argc, argv, "ic:k:u:g:U:G:a:d:f:t:", &o);
+    int k = subgetopt_r(argc, argv, "ic:k:u:g:U:G:v:V:a:d:f:t:", &o);
     if (k == -1) break;
     switch (k) {
       case 'i': implicit = 1; break;
@@ -136,6 +139,8 @@ int main(int argc, char const *const *argv)
       case 'g': scan_id(o.arg, &me.gid); gotg = 1; break;
       case 'U': scan_id(o.arg, &them.uid); gotU = 1; break;
       case 'G': scan_id(o.arg, &them.gid); gotG = 1; break;
+      case 'v': scan_id(o.arg, &ver.uid); gotv = 1; break;
+      case 'V': scan_id(o.arg, &ver.gid); gotV = 1; break;
       case 'a': checkprog = o.arg; break;
       case 'd': if (!uint0_scan(o.arg, &delay) || delay > DELAY_MAX) die_usage(); break;
       case 'f': if (!uint0_scan(o.arg, &maxfail) || !maxfail) die_usage(); break;
@@ -145,10 +150,12 @@ int main(int argc, char const *const *argv)
   }
   argc -= o.ind;
   argv += o.ind;
-  if (argc < 1 || gotu != gotg || gotU != gotG) die_usage();
+  if (argc < 1 || gotu != gotg || gotU != gotG || gotv != gotV || (gotv && !checkprog)) die_usage();
   me.set = gotu;
   them.set = gotU;
+  ver.set = gotv;
   if (checkprog && checkprog[0] != '/') strerr_dief(100, "-a needs an absolute path");
+  if (checkprog && !ver.set && (!getuid() || !geteuid())) die_rootauth();
   if (sig_ignore(SIGPIPE) < 0) die_sys("ignore SIGPIPE");
   sig_restore(SIGCHLD);
   if (chdir(auto_home) < 0) die_home();
@@ -162,6 +169,7 @@ int main(int argc, char const *const *argv)
       int nul = open("/dev/null", O_RDWR);
       close(auth[1]);
       if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0) _exit(111);
+      become(&ver); /* mrauth: its group reads users/password.cdb, nothing else */
       tlsd_verifier(auth[0], checkprog, delay, maxfail);
     }
     close(auth[0]);

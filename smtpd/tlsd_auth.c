@@ -1,9 +1,10 @@
 /* The password verifier of SMTP AUTH. mailroom-smtpd runs as mrsmtpd and must not read the
-   password database, nor switch uid; a checkpassword program must run as root to do its job.
-   So mailroom-tlsd, while still root and before it loads the TLS key, forks this process:
-   it reads one request at a time (a SOCK_SEQPACKET packet user\0password\0, nothing else),
-   runs the checkpassword program as `checkprog /bin/true` with user\0password\0timestamp\0
-   on fd 3 and /dev/null on fds 0 and 1 (it only verifies: /bin/true runs as the user), and
+   password database. So mailroom-tlsd, before it loads the TLS key, forks this process and
+   switches it to mrauth, whose group may read users/password.cdb (0640 root:mrauth) and
+   nothing else of worth: it reads one request at a time (a SOCK_SEQPACKET packet
+   user\0password\0, nothing else), runs the checkpassword program as `checkprog /bin/true`
+   with user\0password\0timestamp\0 on fd 3, /dev/null on fds 0 and 1 and MAILROOM_VERIFYONLY=1
+   (mailroom-checkpassword then only verifies: no uid switch, /bin/true is never run), and
    answers one byte. A wrong password is answered after a delay; after maxfail of them it
    answers TLSD_AUTH_LAST and exits, so no server can try faster or longer than that. */
 #include <errno.h>
@@ -11,6 +12,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -73,6 +76,9 @@ void tlsd_verifier(int fd, char const *checkprog, unsigned int delay_ms, unsigne
 {
   unsigned int fails = 0;
   sig_ignore(SIGPIPE);
+  /* passwords pass through this memory: no core dump, no ptrace by another mrauth process */
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) strerr_diefusys(111, "prctl PR_SET_DUMPABLE");
+  if (setenv(TLSD_ENV_VERIFY, "1", 1) < 0) strerr_diefusys(111, "set ", TLSD_ENV_VERIFY);
   for (;;) {
     char req[TLSD_REQ_MAX + 1], rec[CP_MAX];
     char ans;

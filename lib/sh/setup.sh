@@ -17,7 +17,7 @@ die() { echo "mailroom: fatal: $1" >&2; exit "${2:-100}"; }
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 MODES=$here/modes
-ROLES="mrqueue mrsend mrremote mrsmtpd mrlog mrmail mrtlsd"
+ROLES="mrqueue mrsend mrremote mrsmtpd mrlog mrmail mrtlsd mrauth"
 # Programs an instance needs today; others found in BINDIR (smtpd, remote, ...) are
 # installed too. A missing one is reported, not fatal: the parts are built one by one.
 EXPECTED="mailroom-queue mailroom-inject mailroom-send mailroom-start mailroom-lspawn mailroom-rspawn mailroom-local mailroom-newu"
@@ -82,6 +82,8 @@ set_entry() {
     chown "${t_owner[i]}:${t_group[i]}" "$f"
   else
     mode=$(printf '%04o' $((8#$mode & ~8#4000)))
+    # group mrauth's read right (users/password.cdb) would go to the user's own group here
+    if [ "${t_group[i]}" = mrauth ]; then mode=$(printf '%04o' $((8#$mode & ~8#0070))); fi
   fi
   chmod "0$mode" "$f" # five digits: GNU chmod keeps a directory's setgid bit for "0755"
 }
@@ -130,6 +132,13 @@ if [ $root = 1 ]; then
   # message it is handed (INTERNALS.md, "The remote channel").
   for g in $(id -Gn mrremote); do
     case $g in mrsend | mrqueue) die "user mrremote is in group $g: it must not read the queue (gpasswd -d mrremote $g)" ;; esac
+  done
+  # Group mrauth reads users/password.cdb (the SMTP AUTH verifier): no other role may be in it.
+  for r in $ROLES; do
+    [ "$r" = mrauth ] && continue
+    for g in $(id -Gn "$r"); do
+      [ "$g" = mrauth ] && die "user $r is in group mrauth: it must not read users/password.cdb (gpasswd -d $r mrauth)"
+    done
   done
   mailuser=mrmail mailuid=$(id -u mrmail) mailgid=$(id -g mrmail)
   # The role users must be able to walk down to the instance.

@@ -6,7 +6,8 @@
 # services under mailroom-tlsd:
 #   service/submission  SMTP submission (RFC 6409) on 127.0.0.1:${SUBMISSION_PORT:-2587}:
 #                       STARTTLS, then AUTH PLAIN/LOGIN against users/password.cdb
-#                       (mailroom-checkpassword, run by mailroom-tlsd's verifier), then relay;
+#                       (mailroom-checkpassword, verify-only, run by mailroom-tlsd's
+#                       verifier as mrauth), then relay;
 #   service/pop3s       POP3 over TLS on 127.0.0.1:${POP3S_PORT:-2995} (implicit TLS, RFC 8314).
 # tcpserver runs them as root: mailroom-tlsd reads the key and switches to mrtlsd, the
 # server program runs as mrsmtpd (smtpd) or stays root for the few lines mailroom-popup reads.
@@ -16,7 +17,7 @@ tls_port_ok() {
 }
 
 tls_setup() {
-  local me sub=${SUBMISSION_PORT:-2587} pops=${POP3S_PORT:-2995} tu= su= p
+  local me sub=${SUBMISSION_PORT:-2587} pops=${POP3S_PORT:-2995} tu= su= au= p
   for p in mailroom-tlsd mailroom-smtpd mailroom-popup mailroom-checkpassword mailroom-pop3d; do
     if [ ! -x "bin/$p" ]; then warn "no bin/$p: no submission or POP3S service"; return 0; fi
   done
@@ -37,9 +38,11 @@ tls_setup() {
   if [ "$root" = 1 ]; then
     tu="-u $(id -u mrtlsd) -g $(id -g mrtlsd)"
     su="-U $(id -u mrsmtpd) -G $(id -g mrsmtpd)"
+    # the AUTH verifier: group mrauth reads users/password.cdb (lib/sh/modes), never root
+    au="-v $(id -u mrauth) -V $(id -g mrauth)"
   fi
   if tls_port_ok "$sub"; then
-    write_service submission "env MAILROOM_SUBMISSION=1 tcpserver -v -H -R -l $me -c 40 -b 64 127.0.0.1 $sub $home/bin/mailroom-tlsd $tu $su -a $home/bin/mailroom-checkpassword $home/bin/mailroom-smtpd"
+    write_service submission "env MAILROOM_SUBMISSION=1 tcpserver -v -H -R -l $me -c 40 -b 64 127.0.0.1 $sub $home/bin/mailroom-tlsd $tu $su -a $home/bin/mailroom-checkpassword $au $home/bin/mailroom-smtpd"
     echo "Submission: 127.0.0.1:$sub (STARTTLS, then AUTH as demo/demo)" >service/submission/banner.tmp
     mv -f service/submission/banner.tmp service/submission/banner
   else
