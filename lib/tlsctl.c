@@ -70,8 +70,9 @@ static int wait_in(int fd, unsigned int secs)
   }
 }
 
-int tlsctl_starttls(int ctl, char *info)
+int tlsctl_starttls(int ctl, char const *go, size_t golen, char *info)
 {
+  char req[1 + TLSD_GO_MAX];
   char buf[TLSD_INFO_MAX + 1];
   union {
     struct cmsghdr h;
@@ -82,7 +83,10 @@ int tlsctl_starttls(int ctl, char *info)
   struct cmsghdr *c;
   ssize_t r;
   int fd = -1;
-  if (write(ctl, "S", 1) != 1) return -1;
+  if (golen > TLSD_GO_MAX) return (errno = EINVAL, -1);
+  req[0] = 'S';
+  memcpy(req + 1, go, golen);
+  if (write(ctl, req, 1 + golen) != (ssize_t)(1 + golen)) return -1;
   if (wait_in(ctl, TLSD_CTL_WAIT) < 0) return -1;
   memset(&m, 0, sizeof m);
   m.msg_iov = &v;

@@ -31,12 +31,16 @@ extern int tlsctl_envfd(char const *name);
 /* Copies the TLS text of MAILROOM_TLS (or of s) into out (TLSD_INFO_MAX + 1) if it is one:
    printable without '(' ')' '\\' ';' and shorter than TLSD_INFO_MAX. 1 or 0. Pure. */
 extern int tlsctl_info_ok(char const *s, char *out);
-/* STARTTLS from the server program: asks mailroom-tlsd on ctl for the handshake (the reply
-   that says "go ahead" must be written already), waits at most TLSD_CTL_WAIT seconds, and
+#define TLSD_GO_MAX 256 /* the go-ahead reply carried in the control packet */
+/* STARTTLS from the server program: asks mailroom-tlsd on ctl for the handshake, handing it
+   the reply that says "go ahead" (go, golen <= TLSD_GO_MAX, CRLF included): tlsd writes it
+   to the client itself once it has stopped passing the client's bytes on, so the client's
+   first TLS bytes can never be taken for plaintext (or plaintext for them). Everything the
+   server wrote before must be flushed already. Waits at most TLSD_CTL_WAIT seconds, and
    puts the new connection on fd 0: a fresh pipe, so every byte the client sent before the
    handshake is dropped with the old one. info gets "version cipher". 0, or -1 (errno;
    the handshake failed or mailroom-tlsd is gone: the connection is lost). */
-extern int tlsctl_starttls(int ctl, char *info);
+extern int tlsctl_starttls(int ctl, char const *go, size_t golen, char *info);
 /* Asks the verifier on fd for user/pass (bounded as above); returns one of TLSD_AUTH_*. */
 extern int tlsctl_verify(int fd, char const *user, size_t ulen, char const *pass, size_t plen);
 /* 1 if s[0..len) is a user name the verifier passes on: 1 to TLSD_USER_MAX bytes in

@@ -216,8 +216,8 @@ static void do_stls(struct popup *p)
     say(p, R_TLSACTIVE);
     return;
   }
-  say(p, R_STLS);
-  if (tlsctl_starttls(p->tlsctl, p->tls) < 0) {
+  /* R_STLS is sent by mailroom-tlsd, once it reads no more plaintext from the client */
+  if (tlsctl_starttls(p->tlsctl, R_STLS, sizeof R_STLS - 1, p->tls) < 0) {
     strerr_warnwu("start TLS");
     _exit(111);
   }

@@ -18,14 +18,17 @@ static void wipe(void *p, size_t n)
   while (n--) *v++ = 0;
 }
 
+#define TLS_GO "220 2.0.0 Ready to start TLS\r\n"
+
 int smtpd_starttls(smtpd_sess *s, char const *arg, size_t arglen)
 {
   smtpd_io *io = s->io;
   if (s->cf->tlsctl < 0) return smtpd_sess_reply(s, RE_NOTIMPL);
   if (s->cf->tls[0]) return smtpd_sess_reply(s, RE_TLS_ACTIVE);
   if (arglen) return smtpd_sess_reply(s, RE_TLS_ARG);
-  if (smtpd_reply(io, RE_TLS_GO, s->cf->me) < 0 || smtpd_io_flush(io) < 0) return -1;
-  if (tlsctl_starttls(s->cf->tlsctl, s->cf->tls) < 0) {
+  /* the go-ahead travels to mailroom-tlsd, which sends it when it reads no more plaintext */
+  if (smtpd_io_flush(io) < 0) return -1;
+  if (tlsctl_starttls(s->cf->tlsctl, TLS_GO, sizeof TLS_GO - 1, s->cf->tls) < 0) {
     s->cf->tls[0] = 0;
     s->end = "tls-failed";
     return -1;

@@ -74,7 +74,6 @@ static struct {
   [RE_NOMEM] = { "421 4.3.0 ", " out of memory, closing connection" },
   [RE_UNAVAILABLE] = { "421 4.3.0 ", " service not available (see the server's log), closing connection" },
 
-  [RE_TLS_GO] = { "220 2.0.0 Ready to start TLS", 0 },
   [RE_TLS_ARG] = { "501 5.5.4 Syntax: STARTTLS (no argument)", 0 },
   [RE_TLS_ACTIVE] = { "503 5.5.1 TLS is already active", 0 },
   [RE_MAIL_AUTHFIRST] = { "530 5.7.0 Authentication required: this is the submission service (STARTTLS, then AUTH)", 0 },

@@ -3,9 +3,13 @@
    handshake. The only code of mailroom that calls libtls. One loop, no thread: every step
    that can be done without waiting is done, then one poll with a deadline.
 
-   STARTTLS (RFC 3207 5, CVE-2011-0411): the server writes its "220 Ready" and then 'S' on
-   the control socket. Here the server's pending output is written out in clear, whatever
-   the client sent that was not handed over yet is dropped, the handshake is made, and the
+   STARTTLS (RFC 3207 5, CVE-2011-0411): the server flushes what it wrote, then sends 'S'
+   with its go-ahead reply ("220 Ready to start TLS", "+OK begin TLS") on the control
+   socket. Here the server's pending output is written out in clear, whatever the client
+   sent that was not handed over yet is dropped (what is in our buffer and what can be read
+   now), and only then is the go-ahead written: the client's first handshake bytes can only
+   arrive after it, so none is lost to the plaintext side, and no plaintext is passed on
+   after the server asked for TLS. Then the handshake is made, and the
    server gets a NEW pipe for its input (with the TLS text), so that even the bytes already
    in the old pipe are never read as commands. */
 #include <errno.h>
@@ -144,7 +148,7 @@ static int ctl_send(int ctl, char const *info, int fd)
 }
 
 /* The server asked for TLS. 0 encrypted from now on, -1 the session is over. */
-static int starttls(struct px *p)
+static int starttls(struct px *p, char const *go, size_t golen)
 {
   char info[TLSD_INFO_MAX + 1];
   int np[2];
@@ -162,8 +166,17 @@ static int starttls(struct px *p)
     if (r < 0 && errno == EINTR) continue;
     break;
   }
-  /* the client's bytes sent after STARTTLS and before the handshake: never passed on */
+  /* the client's bytes sent after STARTTLS and before the go-ahead: never passed on, and
+     what it sends from now on is its side of the handshake */
   p->up.len = p->up.pos = 0;
+  for (;;) {
+    ssize_t r = read(0, p->up.b, sizeof p->up.b);
+    if (r > 0) continue;
+    if (r < 0 && errno == EINTR) continue;
+    if (!r) return -1; /* the client went away */
+    break;             /* EAGAIN: nothing more now (fd 0 is non-blocking) */
+  }
+  if (net_write_all(go, golen, p->o->timeout) < 0) return -1;
   if (tlsd_handshake(p->srv, &p->c, p->o->hstimeout) < 0) return -1;
   tlsd_info(p->c, info);
   if (pipe2(np, O_CLOEXEC) < 0) return -1;
@@ -276,10 +289,10 @@ int tlsd_proxy(struct tls *srv, struct tls *c, int cin, int cout, int ctl, struc
     /* the control socket: only read when nothing is pending from the server, so that its
        reply before 'S' is surely read first (it wrote it before) */
     if (p.ctl >= 0 && !p.c) {
-      char b;
-      ssize_t k = recv(p.ctl, &b, 1, MSG_DONTWAIT);
-      if (k == 1 && b == 'S') {
-        if (starttls(&p) < 0) return -1;
+      char b[1 + TLSD_GO_MAX];
+      ssize_t k = recv(p.ctl, b, sizeof b, MSG_DONTWAIT);
+      if (k >= 1 && b[0] == 'S') {
+        if (starttls(&p, b + 1, (size_t)k - 1) < 0) return -1;
         progress = 1;
       } else if (!k || (k < 0 && errno != EAGAIN && errno != EINTR)) {
         close(p.ctl);
