@@ -132,7 +132,7 @@ static ssize_t tls_io(conn *c, int wr, char *buf, size_t n, short *ev)
     errno = EAGAIN;
     return -1;
   }
-  tls_seterr(c, wr ? "TLS write failed" : "TLS read failed");
+  tls_seterr(c, wr ? "TLS write" : "TLS read");
   return -1;
 }
 
@@ -357,10 +357,12 @@ int smtp_tlsinit(smtpjob *j, char const *cafile, char *why, size_t whymax)
 
 /* The TLS handshake on c->fd after the server's 220 to STARTTLS, the name to check being
    host (an address literal's brackets removed). 0, or -1 with errno ETIMEDOUT or ETLS. */
+static unsigned handshake_secs(smtpjob const *j) { return j->tremote < HANDSHAKE_SECS ? j->tremote : HANDSHAKE_SECS; }
+
 static int conn_starttls(conn *c, smtpjob const *j, char const *host)
 {
   char name[260];
-  unsigned secs = j->tremote < HANDSHAKE_SECS ? j->tremote : HANDSHAKE_SECS;
+  unsigned secs = handshake_secs(j);
   long long deadline = now_ms() + (long long)secs * 1000;
   size_t n = strlen(host);
   if (n >= 2 && host[0] == '[' && host[n - 1] == ']') host++, n -= 2;
@@ -377,14 +379,14 @@ static int conn_starttls(conn *c, smtpjob const *j, char const *host)
     return -1;
   }
   if (tls_configure(c->tls, j->tlscfg) < 0 || tls_connect_socket(c->tls, c->fd, name) < 0) {
-    tls_seterr(c, "TLS setup failed");
+    tls_seterr(c, "TLS set-up");
     return -1;
   }
   for (;;) {
     int r = tls_handshake(c->tls), w;
     if (!r) return 0;
     if (r != TLS_WANT_POLLIN && r != TLS_WANT_POLLOUT) {
-      tls_seterr(c, "TLS handshake failed");
+      tls_seterr(c, "TLS");
       return -1;
     }
     w = waitfd(c->fd, r == TLS_WANT_POLLIN ? POLLIN : POLLOUT, deadline);
@@ -626,7 +628,7 @@ tlserr:
     static char const io[] = " (#4.4.2)";
     int e = errno;
     size_t len;
-    failtext(c, &r, e, j->tremote, when, why, whymax);
+    failtext(c, &r, e, c->tls && !tlsver[0] ? handshake_secs(j) : j->tremote, when, why, whymax);
     len = strlen(why);
     if (len >= sizeof io - 1 && !strcmp(why + len - (sizeof io - 1), io)) why[len - (sizeof io - 1)] = 0;
     len = strlen(why);
