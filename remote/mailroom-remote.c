@@ -253,6 +253,7 @@ int main(int argc, char **argv)
   if (control_readlines("control/tlsdomains", &tlsdoms, &tlsdomslen, TLSDOMAINS_MAX) < 0)
     finish_all(&jb, 'Z', "unable to read control/tlsdomains (#4.3.0)");
   sj.tlsreq = tlsdomains_find(tlsdoms, tlsdomslen, jb.domain);
+  free(tlsdoms);
   if (sj.tlsreq < 0) {
     why(&jb, "control/tlsdomains: the line for ", jb.domain, " is malformed (only domain or domain:verify) (#4.3.5)", 0);
     finish_all(&jb, 'Z', jb.why);
@@ -289,6 +290,7 @@ int main(int argc, char **argv)
   dnsq_init();
   dnsq_deadline(&clk, DNSQ_TOTAL_SECS);
   r = routes_find(routes, routeslen, jb.domain, &rt);
+  free(routes); /* rt has its own copy */
   if (r < 0) {
     why(&jb, "control/smtproutes: the line for ", jb.domain, " is malformed (#4.3.5)", 0);
     finish_all(&jb, 'Z', jb.why);
@@ -338,6 +340,7 @@ int main(int argc, char **argv)
     }
     if (r == TRY_DONE) {
       report(&jb);
+      smtp_tlsfree(&sj);
       return EX_OK;
     }
     if (r == TRY_NEXTPERM) anyperm = 1;

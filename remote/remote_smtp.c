@@ -355,6 +355,12 @@ int smtp_tlsinit(smtpjob *j, char const *cafile, char *why, size_t whymax)
   return 0;
 }
 
+void smtp_tlsfree(smtpjob *j)
+{
+  if (j->tlscfg) tls_config_free(j->tlscfg);
+  j->tlscfg = 0;
+}
+
 /* The TLS handshake on c->fd after the server's 220 to STARTTLS, the name to check being
    host (an address literal's brackets removed). 0, or -1 with errno ETIMEDOUT or ETLS. */
 static unsigned handshake_secs(smtpjob const *j) { return j->tremote < HANDSHAKE_SECS ? j->tremote : HANDSHAKE_SECS; }

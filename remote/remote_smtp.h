@@ -38,6 +38,7 @@ struct tls_config;
    bundle cafile and the peer's name checked, otherwise no certificate check (opportunistic
    TLS, as every MTA does it). 0, or -1 with why set (a temporary failure). */
 extern int smtp_tlsinit(smtpjob *j, char const *cafile, char *why, size_t whymax);
+extern void smtp_tlsfree(smtpjob *j);
 
 extern int smtp_try(smtpjob const *j, char const *host, unsigned char const *ip, unsigned port, rcptres *res,
                     char *why, size_t whymax);
