@@ -52,8 +52,10 @@ LIBS_mailroom-report  := $(SKA) -lm
 # targets link them beside skalibs without libowfat.
 OWFAT := build/owfat/usr/lib/libowfat.a
 OWFAT_INC := -Ibuild/owfat/usr/include
-LIBS_mailroom-remote  := $(OWFAT)
-# The TLS proxy is the only program linked with libtls (LibreSSL's API; Debian's libretls).
+# libtls (dynamic, with OpenSSL's libssl and libcrypto) for STARTTLS: nm shows no global
+# symbol it shares with libowfat.a.
+LIBS_mailroom-remote  := $(OWFAT) -ltls
+# The TLS proxy, the only server program linked with libtls (LibreSSL's API; Debian's libretls).
 LIBS_mailroom-tlsd    := -ltls $(SKA)
 
 FOLDERS := queue send local smtpd pop3d remote

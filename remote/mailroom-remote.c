@@ -27,6 +27,9 @@
 #define ADDR_MAX 1000
 #define DOMAIN_MAX 255
 #define SMTPROUTES_MAX (1024 * 1024)
+#define TLSDOMAINS_MAX (1024 * 1024)
+/* Debian's bundle of the system's trusted CAs (package ca-certificates) */
+#define CAFILE_DEFAULT "/etc/ssl/certs/ca-certificates.crt"
 #define WHY_MAX (REPORT_TEXT_MAX + 1)
 
 /* rspawn starts us in the instance home; the usage names the compiled-in one. */
@@ -197,8 +200,9 @@ int main(int argc, char **argv)
   static unsigned char self[SELF_MAX][16];
   smtpjob sj;
   char helo[CONTROL_LINE_MAX];
-  char *routes = 0;
-  size_t routeslen = 0;
+  char *routes = 0, *tlsdoms = 0;
+  size_t routeslen = 0, tlsdomslen = 0;
+  char cafile[CONTROL_LINE_MAX];
   route rt;
   dnsq_clock clk;
   unsigned long long msglen = 0;
@@ -246,6 +250,22 @@ int main(int argc, char **argv)
   sj.helo = helo;
   if (control_readlines("control/smtproutes", &routes, &routeslen, SMTPROUTES_MAX) < 0)
     finish_all(&jb, 'Z', "unable to read control/smtproutes (#4.3.0)");
+  if (control_readlines("control/tlsdomains", &tlsdoms, &tlsdomslen, TLSDOMAINS_MAX) < 0)
+    finish_all(&jb, 'Z', "unable to read control/tlsdomains (#4.3.0)");
+  sj.tlsreq = tlsdomains_find(tlsdoms, tlsdomslen, jb.domain);
+  free(tlsdoms);
+  if (sj.tlsreq < 0) {
+    why(&jb, "control/tlsdomains: the line for ", jb.domain, " is malformed (only domain or domain:verify) (#4.3.5)", 0);
+    finish_all(&jb, 'Z', jb.why);
+  }
+  if (control_readline("control/tlscafile", cafile, sizeof cafile, CAFILE_DEFAULT) < 0)
+    finish_all(&jb, 'Z', "unable to read control/tlscafile (#4.3.0)");
+  if (smtp_tlsinit(&sj, cafile, jb.why, sizeof jb.why) < 0) {
+    /* without a TLS requirement the mail can still go, in clear, as it did before TLS */
+    if (sj.tlsreq != TLSREQ_NONE) finish_all(&jb, 'Z', jb.why);
+    errmsg_warn("no STARTTLS: ", jb.why, (char *)0);
+    jb.why[0] = 0;
+  }
 
   /* The message: its size on the wire and whether it has 8-bit bytes. */
   {
@@ -270,6 +290,7 @@ int main(int argc, char **argv)
   dnsq_init();
   dnsq_deadline(&clk, DNSQ_TOTAL_SECS);
   r = routes_find(routes, routeslen, jb.domain, &rt);
+  free(routes); /* rt has its own copy */
   if (r < 0) {
     why(&jb, "control/smtproutes: the line for ", jb.domain, " is malformed (#4.3.5)", 0);
     finish_all(&jb, 'Z', jb.why);
@@ -309,9 +330,17 @@ int main(int argc, char **argv)
   for (i = 0; i < jb.naddr; i++) {
     unsigned k;
     for (k = 0; k < jb.nrcpt; k++) jb.res[k].code = 0;
+    sj.notls = 0;
     r = smtp_try(&sj, jb.hosts[jb.addr[i].host], jb.addr[i].ip, jb.port, jb.res, jb.why, sizeof jb.why);
+    if (r == TRY_NOTLS) {
+      /* RFC 3207 4.1: the handshake failed before any mail: the same host, without STARTTLS */
+      errmsg_warn("trying again without STARTTLS: ", jb.why, (char *)0);
+      sj.notls = 1;
+      r = smtp_try(&sj, jb.hosts[jb.addr[i].host], jb.addr[i].ip, jb.port, jb.res, jb.why, sizeof jb.why);
+    }
     if (r == TRY_DONE) {
       report(&jb);
+      smtp_tlsfree(&sj);
       return EX_OK;
     }
     if (r == TRY_NEXTPERM) anyperm = 1;

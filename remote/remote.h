@@ -46,6 +46,7 @@ typedef struct smtpreply_s {
 #define EXT_8BITMIME 2u
 #define EXT_SMTPUTF8 4u
 #define EXT_SIZE 8u
+#define EXT_STARTTLS 16u
 
 extern void smtpreply_init(smtpreply *r);
 /* Feeds n bytes of the server's stream. *used gets the bytes taken: a reply ends inside the
@@ -76,6 +77,16 @@ typedef struct route_s {
 extern int routes_find(char const *lines, size_t n, char const *domain, route *out);
 /* "[1.2.3.4]" or "[IPv6:2001:db8::1]" / "[2001:db8::1]": 1 and ip (16 bytes), 0 if not one. */
 extern int routes_literal(char const *s, size_t n, unsigned char *ip);
+
+/* --- control/tlsdomains (remote_routes.c) ------------------------------------------------ */
+#define TLSREQ_NONE 0   /* opportunistic STARTTLS, no certificate check */
+#define TLSREQ_TLS 1    /* TLS required, any certificate */
+#define TLSREQ_VERIFY 2 /* TLS required and a certificate valid for the MX host's name */
+/* Looks domain up in the tlsdomains lines (NUL-separated): "domain" or "domain:verify",
+   ".sub.domain[:verify]" for every domain below. The exact domain wins, then the longest
+   ".suffix". Returns TLSREQ_*, or -1 with errno EINVAL when the matching line has anything
+   but "verify" after its ':'. */
+extern int tlsdomains_find(char const *lines, size_t n, char const *domain);
 
 /* --- DNS answers (remote_dnsanswer.c) ---------------------------------------------------- */
 typedef struct dnsmx_s {

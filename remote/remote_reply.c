@@ -27,6 +27,7 @@ void smtpreply_ehloline(smtpreply *r, char const *s, size_t n)
   if (k == 10 && !strncasecmp(s, "PIPELINING", 10)) r->ext |= EXT_PIPELINING;
   else if (k == 8 && !strncasecmp(s, "8BITMIME", 8)) r->ext |= EXT_8BITMIME;
   else if (k == 8 && !strncasecmp(s, "SMTPUTF8", 8)) r->ext |= EXT_SMTPUTF8;
+  else if (k == 8 && !strncasecmp(s, "STARTTLS", 8)) r->ext |= EXT_STARTTLS;
   else if (k == 4 && !strncasecmp(s, "SIZE", 4)) {
     unsigned long v = 0;
     size_t i = k;

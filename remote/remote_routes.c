@@ -90,3 +90,41 @@ int routes_find(char const *lines, size_t n, char const *domain, route *out)
   }
   return 0;
 }
+
+/* control/tlsdomains: the line whose domain (before an optional ':') is key[0..k). */
+static char const *tlsline(char const *lines, size_t n, char const *key, size_t k, size_t *llen)
+{
+  size_t i = 0;
+  while (i < n) {
+    char const *l = lines + i;
+    size_t ll = strnlen(l, n - i);
+    char const *c = memchr(l, ':', ll);
+    size_t dl = c ? (size_t)(c - l) : ll;
+    if (dl == k && !strncasecmp(l, key, k)) {
+      *llen = ll;
+      return l;
+    }
+    i += ll + 1;
+  }
+  return 0;
+}
+
+int tlsdomains_find(char const *lines, size_t n, char const *domain)
+{
+  size_t dl = strlen(domain), i;
+  if (!lines || !dl) return TLSREQ_NONE;
+  /* "a.b.c", then ".b.c", ".c"; no catch-all: requiring TLS of the whole internet is a
+     decision per domain */
+  for (i = 0; i < dl; i++) {
+    size_t ll;
+    char const *l;
+    if (i && domain[i] != '.') continue;
+    l = tlsline(lines, n, domain + i, dl - i, &ll);
+    if (!l) continue;
+    if (ll == dl - i) return TLSREQ_TLS;
+    if (ll - (dl - i) == 7 && !strncasecmp(l + dl - i + 1, "verify", 6)) return TLSREQ_VERIFY;
+    errno = EINVAL;
+    return -1;
+  }
+  return TLSREQ_NONE;
+}

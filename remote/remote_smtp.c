@@ -3,7 +3,12 @@
    needed, every RCPT, DATA, the message, QUIT; with PIPELINING the MAIL, RCPT and DATA
    commands go out in one write and their replies are read in order. Until the server has
    answered EHLO/HELO with 2xx, any failure passes the delivery on to the next address; after
-   MAIL is sent, the results are final. Every reply is read under timeoutremote. */
+   MAIL is sent, the results are final. Every reply is read under timeoutremote.
+   STARTTLS (RFC 3207) whenever the server offers it: then EHLO again, and everything after it
+   goes through libtls on the same non-blocking socket, under the same deadlines. When the
+   domain requires TLS (control/tlsdomains), a server without STARTTLS, a refused STARTTLS or
+   a failed handshake or certificate check pass the delivery on with a temporary reason: no
+   MAIL is ever sent in clear then. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -14,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <tls.h>
+
 #include "remote.h"
 #include "remote_smtp.h"
 
@@ -22,10 +29,16 @@
 #define MSGCHUNK (WBUF / 2) /* msgconv_data writes at most 2 bytes a byte */
 /* After the transaction, QUIT's reply is waited for at most this long. */
 #define QUIT_SECS 10
+/* The TLS handshake, at most this long (or timeoutremote when shorter). */
+#define HANDSHAKE_SECS 60
+/* A TLS error: the text is in conn.tlserr (not an errno of the system). */
+#define ETLS EBADMSG
 
 typedef struct conn_s {
   int fd;
+  struct tls *tls; /* after STARTTLS */
   unsigned tremote;
+  char tlserr[200];
   size_t rpos, rlen, wlen;
   char rbuf[RBUF];
   char wbuf[WBUF];
@@ -95,18 +108,47 @@ static int conn_open(conn *c, unsigned char const *ip, unsigned port, unsigned t
   return 0;
 }
 
+static void tls_seterr(conn *c, char const *what)
+{
+  char const *e = c->tls ? tls_error(c->tls) : 0;
+  size_t len = 0;
+  c->tlserr[0] = 0;
+  text_cats(c->tlserr, sizeof c->tlserr, &len, what);
+  if (e) {
+    text_cats(c->tlserr, sizeof c->tlserr, &len, ": ");
+    text_cats(c->tlserr, sizeof c->tlserr, &len, e);
+  }
+  errno = ETLS;
+}
+
+/* One tls_read or tls_write: bytes, 0 end of stream, or -1 with errno EAGAIN (and *ev what
+   to wait for: TLS may need to read in order to write and the other way round) or ETLS. */
+static ssize_t tls_io(conn *c, int wr, char *buf, size_t n, short *ev)
+{
+  ssize_t r = wr ? tls_write(c->tls, buf, n) : tls_read(c->tls, buf, n);
+  if (r >= 0) return r;
+  if (r == TLS_WANT_POLLIN || r == TLS_WANT_POLLOUT) {
+    *ev = r == TLS_WANT_POLLIN ? POLLIN : POLLOUT;
+    errno = EAGAIN;
+    return -1;
+  }
+  tls_seterr(c, wr ? "TLS write" : "TLS read");
+  return -1;
+}
+
 static int conn_flush(conn *c)
 {
   size_t done = 0;
   long long deadline = now_ms() + (long long)c->tremote * 1000;
   while (done < c->wlen) {
-    ssize_t w = write(c->fd, c->wbuf + done, c->wlen - done);
+    short ev = POLLOUT;
+    ssize_t w = c->tls ? tls_io(c, 1, c->wbuf + done, c->wlen - done, &ev) : write(c->fd, c->wbuf + done, c->wlen - done);
     if (w > 0) {
       done += (size_t)w;
       continue;
     }
     if (w < 0 && errno != EAGAIN && errno != EINTR) return -1;
-    w = waitfd(c->fd, POLLOUT, deadline);
+    w = waitfd(c->fd, ev, deadline);
     if (w < 0) return -1;
     if (!w) {
       errno = ETIMEDOUT;
@@ -140,6 +182,7 @@ static int conn_reply(conn *c, smtpreply *r, unsigned secs)
   smtpreply_init(r);
   for (;;) {
     ssize_t n;
+    short ev;
     int w;
     if (c->rpos < c->rlen) {
       size_t used;
@@ -148,7 +191,8 @@ static int conn_reply(conn *c, smtpreply *r, unsigned secs)
       if (e) return e > 0 ? 0 : -1;
     }
     c->rpos = c->rlen = 0;
-    n = read(c->fd, c->rbuf, RBUF);
+    ev = POLLIN;
+    n = c->tls ? tls_io(c, 0, c->rbuf, RBUF, &ev) : read(c->fd, c->rbuf, RBUF);
     if (n > 0) {
       c->rlen = (size_t)n;
       continue;
@@ -158,7 +202,7 @@ static int conn_reply(conn *c, smtpreply *r, unsigned secs)
       return -1;
     }
     if (errno != EAGAIN && errno != EINTR) return -1;
-    w = waitfd(c->fd, POLLIN, deadline);
+    w = waitfd(c->fd, ev, deadline);
     if (w < 0) return -1;
     if (!w) {
       errno = ETIMEDOUT;
@@ -198,6 +242,10 @@ static void failtext(conn const *c, smtpreply const *r, int e, unsigned secs, ch
     break;
   case EPROTO:
     text_cats(buf, max, &len, " sent a malformed reply");
+    break;
+  case ETLS:
+    text_cats(buf, max, &len, ": ");
+    text_cats(buf, max, &len, c->tlserr);
     break;
   default:
     text_cats(buf, max, &len, ": ");
@@ -275,6 +323,87 @@ static int sendmsg_data(conn *c, smtpjob const *j, char *why, size_t whymax)
   return conn_flush(c);
 }
 
+int smtp_tlsinit(smtpjob *j, char const *cafile, char *why, size_t whymax)
+{
+  struct tls_config *cfg;
+  uint32_t protos = 0;
+  if (tls_init() < 0 || !(cfg = tls_config_new())) {
+    snprintf(why, whymax, "unable to set up TLS: out of memory (#4.3.0)");
+    return -1;
+  }
+  if (tls_config_parse_protocols(&protos, "tlsv1.2,tlsv1.3") < 0 || tls_config_set_protocols(cfg, protos) < 0) {
+    snprintf(why, whymax, "unable to set up TLS: %s (#4.3.0)", tls_config_error(cfg));
+    tls_config_free(cfg);
+    return -1;
+  }
+  if (j->tlsreq == TLSREQ_VERIFY) {
+    /* libtls reads the file here, before any connection: a missing bundle is our fault */
+    if (tls_config_set_ca_file(cfg, cafile) < 0) {
+      char const *e = tls_config_error(cfg);
+      snprintf(why, whymax, "unable to load the CA bundle %.300s (control/tlscafile): %.200s (#4.3.0)", cafile,
+               e ? e : "unknown error");
+      tls_config_free(cfg);
+      return -1;
+    }
+  } else {
+    /* opportunistic TLS protects against passive listeners only; checking certificates
+       nobody asked for would just send the mail in clear (or nowhere) instead */
+    tls_config_insecure_noverifycert(cfg);
+    tls_config_insecure_noverifyname(cfg);
+  }
+  j->tlscfg = cfg;
+  return 0;
+}
+
+void smtp_tlsfree(smtpjob *j)
+{
+  if (j->tlscfg) tls_config_free(j->tlscfg);
+  j->tlscfg = 0;
+}
+
+/* The TLS handshake on c->fd after the server's 220 to STARTTLS, the name to check being
+   host (an address literal's brackets removed). 0, or -1 with errno ETIMEDOUT or ETLS. */
+static unsigned handshake_secs(smtpjob const *j) { return j->tremote < HANDSHAKE_SECS ? j->tremote : HANDSHAKE_SECS; }
+
+static int conn_starttls(conn *c, smtpjob const *j, char const *host)
+{
+  char name[260];
+  unsigned secs = handshake_secs(j);
+  long long deadline = now_ms() + (long long)secs * 1000;
+  size_t n = strlen(host);
+  if (n >= 2 && host[0] == '[' && host[n - 1] == ']') host++, n -= 2;
+  if (n >= sizeof name) n = sizeof name - 1;
+  memcpy(name, host, n);
+  name[n] = 0;
+  /* whatever the server sent after its 220 was sent in clear: it must not count as an answer
+     under TLS (the client side of CVE-2011-0411) */
+  c->rpos = c->rlen = 0;
+  c->tls = tls_client();
+  if (!c->tls) {
+    snprintf(c->tlserr, sizeof c->tlserr, "TLS: out of memory");
+    errno = ETLS;
+    return -1;
+  }
+  if (tls_configure(c->tls, j->tlscfg) < 0 || tls_connect_socket(c->tls, c->fd, name) < 0) {
+    tls_seterr(c, "TLS set-up");
+    return -1;
+  }
+  for (;;) {
+    int r = tls_handshake(c->tls), w;
+    if (!r) return 0;
+    if (r != TLS_WANT_POLLIN && r != TLS_WANT_POLLOUT) {
+      tls_seterr(c, "TLS");
+      return -1;
+    }
+    w = waitfd(c->fd, r == TLS_WANT_POLLIN ? POLLIN : POLLOUT, deadline);
+    if (w < 0) return -1;
+    if (!w) {
+      errno = ETIMEDOUT;
+      return -1;
+    }
+  }
+}
+
 int smtp_try(smtpjob const *j, char const *host, unsigned char const *ip, unsigned port, rcptres *res, char *why,
              size_t whymax)
 {
@@ -286,10 +415,14 @@ int smtp_try(smtpjob const *j, char const *host, unsigned char const *ip, unsign
   unsigned i, accepted = 0;
   int pipe, rc = TRY_NEXT;
   char const *when;
+  char tlsver[32];
 
   smtpreply_init(&r);
   c->rpos = c->rlen = c->wlen = 0;
   c->fd = -1;
+  c->tls = 0;
+  c->tlserr[0] = 0;
+  tlsver[0] = 0;
   c->tremote = j->tremote;
   ip_fmt(ip, ipt);
   snprintf(c->who, sizeof c->who, "%s [%s]", host, ipt);
@@ -336,6 +469,40 @@ int smtp_try(smtpjob const *j, char const *host, unsigned char const *ip, unsign
       goto out;
     }
     r.ext = 0; /* HELO: no extensions */
+  }
+
+  if ((r.ext & EXT_STARTTLS) && !j->notls && j->tlscfg) {
+    when = "after STARTTLS";
+    if (command(c, "STARTTLS", 0, 0) < 0 || conn_flush(c) < 0) goto ioerr_next;
+    if (conn_reply(c, &r, j->tremote) < 0) goto ioerr_next;
+    if (r.code == 220) {
+      when = "during the TLS handshake";
+      if (conn_starttls(c, j, host) < 0) goto tlserr;
+      snprintf(tlsver, sizeof tlsver, "%s", tls_conn_version(c->tls) ? tls_conn_version(c->tls) : "TLS");
+      /* RFC 3207 4.2: everything learnt before the handshake is forgotten */
+      when = "after EHLO under TLS";
+      if (command(c, "EHLO ", j->helo, 0) < 0 || conn_flush(c) < 0) goto tlserr;
+      if (conn_reply(c, &r, j->tremote) < 0) goto tlserr;
+      if (r.code / 100 != 2) {
+        saidtext(c, &r, "EHLO under TLS", why, whymax);
+        quit(c);
+        goto out;
+      }
+    } else if (j->tlsreq != TLSREQ_NONE) {
+      size_t len;
+      saidtext(c, &r, "STARTTLS", why, whymax);
+      len = strlen(why);
+      text_cats(why, whymax, &len, "; TLS is required for this domain (control/tlsdomains) (#4.7.10)");
+      quit(c);
+      goto out;
+    }
+    /* else: a refused STARTTLS leaves the session as it was (RFC 3207 4): on in clear */
+  }
+  if (j->tlsreq != TLSREQ_NONE && !c->tls) {
+    snprintf(why, whymax, "%s does not offer STARTTLS, and TLS is required for this domain (control/tlsdomains) (#4.7.10)",
+             c->who);
+    quit(c);
+    goto out;
   }
 
   /* What the message needs against what the server offers: a permanent mismatch. */
@@ -438,7 +605,12 @@ int smtp_try(smtpjob const *j, char const *host, unsigned char const *ip, unsign
     size_t len = 0;
     why[0] = 0;
     text_cats(why, whymax, &len, c->who);
-    text_cats(why, whymax, &len, " accepted the message: ");
+    text_cats(why, whymax, &len, " accepted the message");
+    if (tlsver[0]) {
+      text_cats(why, whymax, &len, " over ");
+      text_cats(why, whymax, &len, tlsver);
+    }
+    text_cats(why, whymax, &len, ": ");
     text_cats(why, whymax, &len, r.text);
   } else
     saidtext(c, &r, "end of message", why, whymax);
@@ -455,6 +627,24 @@ int smtp_try(smtpjob const *j, char const *host, unsigned char const *ip, unsign
 ioerr_next:
   failtext(c, &r, errno, j->tremote, when, why, whymax);
   goto out;
+tlserr:
+  /* a failed handshake leaves the connection unusable: without a TLS requirement, this
+     address once more without STARTTLS; with one, the next address (and in the end, later) */
+  {
+    static char const io[] = " (#4.4.2)";
+    int e = errno;
+    size_t len;
+    failtext(c, &r, e, c->tls && !tlsver[0] ? handshake_secs(j) : j->tremote, when, why, whymax);
+    len = strlen(why);
+    if (len >= sizeof io - 1 && !strcmp(why + len - (sizeof io - 1), io)) why[len - (sizeof io - 1)] = 0;
+    len = strlen(why);
+    if (j->tlsreq != TLSREQ_NONE) text_cats(why, whymax, &len, "; TLS is required for this domain (control/tlsdomains) (#4.7.5)");
+    else {
+      text_cats(why, whymax, &len, " (#4.7.5)");
+      rc = TRY_NOTLS;
+    }
+  }
+  goto out;
 ioerr_all:
   failtext(c, &r, errno, j->tremote, when, why, whymax);
   /* recipients already refused keep their result; the others get this failure */
@@ -466,6 +656,11 @@ ioerr_all:
       text_cats(res[i].text, sizeof res[i].text, &len, why);
     }
 out:
+  if (c->tls) {
+    /* close_notify, without waiting for the server's: the socket is non-blocking */
+    tls_close(c->tls);
+    tls_free(c->tls);
+  }
   if (c->fd >= 0) close(c->fd);
   return rc;
 }

@@ -1,7 +1,7 @@
 #ifndef MAILROOM_REMOTE_SMTP_H
 #define MAILROOM_REMOTE_SMTP_H
 /* One SMTP conversation with one address (remote_smtp.c): libc sockets and poll, every
-   read and write under a deadline. */
+   read and write under a deadline; STARTTLS with libtls (LibreSSL's API). */
 #include "remote.h"
 
 typedef struct smtpjob_s {
@@ -15,6 +15,9 @@ typedef struct smtpjob_s {
   int eightbit;             /* a byte >= 0x80 in it: BODY=8BITMIME needed */
   int utf8;                 /* a non-ASCII address: SMTPUTF8 needed */
   unsigned tconnect, tremote;
+  int tlsreq;               /* TLSREQ_* of the domain (control/tlsdomains) */
+  int notls;                /* this try: no STARTTLS (a handshake with this address failed) */
+  struct tls_config *tlscfg; /* from smtp_tlsinit */
 } smtpjob;
 
 typedef struct rcptres_s {
@@ -26,6 +29,16 @@ typedef struct rcptres_s {
 #define TRY_DONE 0     /* every recipient has its result in res */
 #define TRY_NEXT 1     /* this host did not take part: try the next; why says why */
 #define TRY_NEXTPERM 2 /* as TRY_NEXT, but a permanent reason (SIZE, 8BITMIME, SMTPUTF8) */
+#define TRY_NOTLS 3    /* TLS was not required and its handshake failed before MAIL: the
+                          connection is unusable (RFC 3207 4.1), so try this address again
+                          with notls set; why says why */
+
+struct tls_config;
+/* The client TLS configuration for j->tlsreq: TLS 1.2 and 1.3; with TLSREQ_VERIFY the CA
+   bundle cafile and the peer's name checked, otherwise no certificate check (opportunistic
+   TLS, as every MTA does it). 0, or -1 with why set (a temporary failure). */
+extern int smtp_tlsinit(smtpjob *j, char const *cafile, char *why, size_t whymax);
+extern void smtp_tlsfree(smtpjob *j);
 
 extern int smtp_try(smtpjob const *j, char const *host, unsigned char const *ip, unsigned port, rcptres *res,
                     char *why, size_t whymax);

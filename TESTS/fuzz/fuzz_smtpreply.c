@@ -23,6 +23,7 @@ int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
     if (e < 0) break;
     if (e == 1) {
       if (r.code < 200 || r.code > 599 || r.textlen > SMTPREPLY_TEXT_MAX || strlen(r.text) != r.textlen) __builtin_trap();
+      if (r.ext & ~(EXT_PIPELINING | EXT_8BITMIME | EXT_SMTPUTF8 | EXT_SIZE | EXT_STARTTLS)) __builtin_trap();
       for (i = 0; i < r.textlen; i++)
         if (r.text[i] < 32 || r.text[i] > 126) __builtin_trap();
       smtpreply_init(&r);

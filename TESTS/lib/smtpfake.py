@@ -9,7 +9,11 @@ Replies are strings (a '\\r\\n' is added; '\\n' inside separates lines) or one o
 actions: '@silent' (never answer), '@close' (close the connection), '@closemid' (half a
 multi-line reply, then close), '@bigline' (a 10 MB reply line). Hooks: greeting, ehlo (a
 list of keywords, or a reply string such as '500 no'), helo, mail, rcpt (a function of the
-address), data, end (the reply to the final dot). A message is stored as received, without
+address), data, end (the reply to the final dot), starttls (the reply to STARTTLS: a string,
+or '@tlsjunk' (220, then bytes that are not TLS, then close) or '@tlssilent' (220, then
+nothing until the client goes); default 502 as for any other unknown verb). tls: an
+ssl.SSLContext (server side): STARTTLS is answered 220 (plus the line tlsinject in the same
+write, in clear, when given) and the session goes on under TLS; s['tls'] has the version. A message is stored as received, without
 the final dot line and with dot-stuffing removed. `python3 smtpfake.py IP PORT OUTDIR` runs a
 sink that writes each message to OUTDIR (the netns tests run it inside a namespace).
 Every socket read has a timeout.
@@ -28,11 +32,13 @@ BIG = 10 * 1024 * 1024
 class Server:
     def __init__(self, ip, port=25, greeting='220 fake.test ESMTP', ehlo=('PIPELINING', '8BITMIME', 'SIZE 10000000'),
                  helo='250 fake.test', mail='250 2.1.0 ok', rcpt=None, data='354 go ahead', end='250 2.0.0 ok queued',
-                 outdir=None, family=socket.AF_INET):
+                 outdir=None, family=socket.AF_INET, starttls=None, tls=None, tlsinject=None):
         self.ip, self.port = ip, port
         self.greeting, self.ehlo, self.helo, self.mail = greeting, ehlo, helo, mail
         self.rcpt = rcpt or (lambda a: '250 2.1.5 ok')
         self.data, self.end = data, end
+        self.starttls = starttls
+        self.tls, self.tlsinject = tls, tlsinject
         self.outdir = outdir
         self.sessions = []
         self.stopping = threading.Event()
@@ -180,6 +186,22 @@ class Server:
                 elif verb == b'QUIT':
                     self._send(c, '221 bye')
                     return
+                elif verb == b'STARTTLS' and self.starttls in ('@tlsjunk', '@tlssilent'):
+                    c.sendall(b'220 2.0.0 go ahead\r\n')
+                    if self.starttls == '@tlsjunk':
+                        c.sendall(b'this is not a TLS record\r\n' * 4)
+                        return
+                    self._send(c, '@silent')
+                    return
+                elif verb == b'STARTTLS' and self.tls is not None and 'tls' not in s:
+                    c.sendall(b'220 2.0.0 go ahead\r\n' + (self.tlsinject.encode() + b'\r\n' if self.tlsinject else b''))
+                    buf = b''
+                    c = self.tls.wrap_socket(c, server_side=True)
+                    c.settimeout(30)
+                    s['tls'] = c.version()
+                    continue
+                elif verb == b'STARTTLS' and self.starttls:
+                    reply = self.starttls
                 elif verb == b'RSET' or verb == b'NOOP':
                     reply = '250 ok'
                 else:

@@ -73,6 +73,43 @@ static void test_replies(void)
   smtpreply_ehloline(&r, S("PIPELININGX"));
   smtpreply_ehloline(&r, S("SIZE"));
   check(r.ext == EXT_SIZE && !r.sizemax, "ehlo: prefix is not a keyword; SIZE without a number", "");
+  smtpreply_init(&r);
+  smtpreply_ehloline(&r, S("starttls"));
+  check(r.ext == EXT_STARTTLS, "ehlo: STARTTLS, any case", "");
+  smtpreply_init(&r);
+  smtpreply_ehloline(&r, S("STARTTLSX"));
+  smtpreply_ehloline(&r, S("STARTTL"));
+  check(!r.ext, "ehlo: STARTTLSX and STARTTL are not STARTTLS", "");
+  {
+    static char const ehlo[] = "250-mx.test\r\n250-STARTTLS\r\n250 PIPELINING\r\n";
+    check(reply_run(&r, S(ehlo), 7, &used) == 1 && r.ext == (EXT_STARTTLS | EXT_PIPELINING),
+          "ehlo: STARTTLS in a multi-line reply", r.text);
+    static char const greet[] = "220 STARTTLS\r\n";
+    check(reply_run(&r, S(greet), 100, &used) == 1 && !r.ext, "ehlo: the first line is no keyword", r.text);
+  }
+}
+
+/* --- tlsdomains ------------------------------------------------------------------------- */
+static void test_tlsdomains(void)
+{
+  static char const lines[] = "plain.test\0Verify.Test:VERIFY\0.sub.test:verify\0a.sub.test\0bad.test:yes\0"
+                              "empty.test:\0";
+  size_t n = sizeof lines - 1 + 1;
+  check(tlsdomains_find(lines, n, "plain.test") == TLSREQ_TLS, "tlsdomains: domain: TLS", "");
+  check(tlsdomains_find(lines, n, "verify.test") == TLSREQ_VERIFY, "tlsdomains: domain:verify, any case", "");
+  check(tlsdomains_find(lines, n, "x.y.sub.test") == TLSREQ_VERIFY, "tlsdomains: .sub.domain", "");
+  check(tlsdomains_find(lines, n, "a.sub.test") == TLSREQ_TLS, "tlsdomains: the exact domain before .suffix", "");
+  check(tlsdomains_find(lines, n, "sub.test") == TLSREQ_NONE, "tlsdomains: .sub.test is not sub.test", "");
+  check(tlsdomains_find(lines, n, "other.test") == TLSREQ_NONE && tlsdomains_find(lines, n, "test") == TLSREQ_NONE,
+        "tlsdomains: no match", "");
+  check(tlsdomains_find(lines, n, "xplain.test") == TLSREQ_NONE, "tlsdomains: a suffix without its dot", "");
+  errno = 0;
+  check(tlsdomains_find(lines, n, "bad.test") == -1 && errno == EINVAL, "tlsdomains: domain:yes is EINVAL", "");
+  check(tlsdomains_find(lines, n, "empty.test") == -1, "tlsdomains: domain: with nothing after is EINVAL", "");
+  check(tlsdomains_find(0, 0, "x.test") == TLSREQ_NONE && tlsdomains_find(lines, n, "") == TLSREQ_NONE,
+        "tlsdomains: no file, empty domain", "");
+  check(tlsdomains_find(S("x.test:verify\0"), "x.test") == TLSREQ_VERIFY, "tlsdomains: last line", "");
+  check(tlsdomains_find("x.test:verify", 6, "x.test") == TLSREQ_TLS, "tlsdomains: bounded by n, not by NUL", "");
 }
 
 /* --- smtproutes ------------------------------------------------------------------------- */
@@ -328,6 +365,7 @@ int main(void)
 {
   test_replies();
   test_routes();
+  test_tlsdomains();
   test_dns();
   test_mx();
   test_msg();
