@@ -132,6 +132,7 @@ int main(int argc, char const *const *argv)
       char buf[256];
       while (read(trig, buf, sizeof buf) > 0) ;
       newpending = 1;
+      if (s.newdir) s.rescan = 1; /* the open scan may have read past the new file's place */
     }
     for (unsigned k = 2; k < n; k++) {
       struct chan *c = x[k].fd == s.ch[CHAN_LOCAL].rfd ? &s.ch[CHAN_LOCAL] : &s.ch[CHAN_REMOTE];

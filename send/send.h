@@ -120,6 +120,7 @@ struct send {
   unsigned long long dcount; /* delivery numbers in the log */
   int stopping;
   void *newdir; /* the place in queue/new between two slices of pick-up */
+  int rescan;   /* a trigger came while newdir was open: files after its start may be unseen */
   struct domain *dom[DOMAIN_HASH];
 };
 

@@ -95,6 +95,10 @@ int scan_new(struct send *s, unsigned max, time_t now)
       if (errno) strerr_diefu1sys(111, "read queue/new");
       closedir(*dp);
       *dp = 0;
+      if (s->rescan) { /* a trigger during this scan: read the folder again from its start */
+        s->rescan = 0;
+        return 1;
+      }
       return 0;
     }
     if (!qid_parse(e->d_name, 0, 0)) continue;
