@@ -14,7 +14,7 @@ void maildir_hostesc(char *d, char const *host)
 {
   size_t j = 0;
   if (!*host) host = "localhost";
-  for (size_t i = 0; host[i] && i < MAILDIR_HOST_MAX; i++) {
+  for (size_t i = 0; i < MAILDIR_HOST_MAX && host[i]; i++) {
     char c = host[i];
     if (c == '/' || c == ':') {
       memcpy(d + j, c == '/' ? "\\057" : "\\072", 4);

@@ -67,7 +67,7 @@ static int numargs(char const *s, size_t len, struct verbdef const *d, struct po
 
 int pop3_parse(char const *line, size_t len, struct pop3_cmd *c)
 {
-  char kw[4];
+  char kw[4] = { 0 };
   size_t k = 0;
   struct verbdef const *d = 0;
 

@@ -158,7 +158,7 @@ static void esc(FILE *f, char const *s)
     else if (c == '<') fputs("&lt;", f);
     else if (c == '>') fputs("&gt;", f);
     else if (c == '"') fputs("&quot;", f);
-    else if (c < 32 || c > 126) fprintf(f, "&#%u;", c < 32 ? 0xfffd : c);
+    else if (c < 32 || c > 126) fprintf(f, "&#%u;", (unsigned)(c < 32 ? 0xfffd : c));
     else fputc(c, f);
   }
 }

@@ -18,7 +18,7 @@ static void record(char *r, struct msg const *m, unsigned i, char const *text)
   char t[INFO_TEXT + 1];
   size_t l = 0;
   if (text)
-    for (; text[l] && l < INFO_TEXT; l++) t[l] = (text[l] >= 32 && text[l] < 127) ? text[l] : '?';
+    for (; l < INFO_TEXT && text[l]; l++) t[l] = (text[l] >= 32 && text[l] < 127) ? text[l] : '?';
   memset(t + l, ' ', INFO_TEXT - l);
   t[INFO_TEXT] = 0;
   snprintf(r, INFO_RECORD + 1, "%c %c %8u %010llu %s\n", m->state[i], m->chan[i], m->attempts[i] % 100000000U,
