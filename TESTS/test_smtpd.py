@@ -7,6 +7,7 @@ RELAYCLIENT, the cap); SMTPUTF8; the log lines; root refused. DATA: test_smtpd_m
 real clients over tcpserver and xinetd: test_smtp_clients.py.
 """
 
+import functools
 import os
 import re
 import subprocess
@@ -17,29 +18,16 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib
 import mrinst  # noqa: E402
 import smtpinst  # noqa: E402
 from mrinst import IS_ROOT, read_file  # noqa: E402
-from smtpinst import crlf, strip_trace  # noqa: E402
+from smtpinst import crlf, ok_after, strip_trace  # noqa: E402
 
 R = mrinst.Results()
 
 
-def ok_after(c):
-    """The session goes on: NOOP answers 250."""
-    code, _ = c.cmd('NOOP')
-    return code == 250
+expect = functools.partial(smtpinst.expect, R)
 
 
-def expect(label, got, code, enh=None, also=None):
-    """got = (code, lines): checks the code and the enhanced status code of the text."""
-    c, lines = got
-    good = c == code and (enh is None or (lines and lines[-1].startswith(enh + ' ')))
-    if also is not None:
-        good = good and also
-    R.check(label, good, 'got %s %s, want %s %s' % (c, lines, code, enh or ''))
-
-
-def deliver_and_wait(inst, n, box='demo', timeout=20.0):
-    got, secs = inst.wait_for(n, timeout, box)
-    return got
+def deliver_and_wait(inst, n):
+    return inst.wait_for(n, 20.0, 'demo')[0]
 
 
 def test_basics(inst):

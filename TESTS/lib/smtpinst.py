@@ -52,6 +52,21 @@ def wait_port(port, timeout=10.0, host='127.0.0.1'):
     return False
 
 
+def ok_after(c):
+    """The session goes on: NOOP answers 250."""
+    code, _ = c.cmd('NOOP')
+    return code == 250
+
+
+def expect(results, label, got, code, enh=None, also=None):
+    """got = (code, lines): checks the code and the enhanced status code of the text."""
+    c, lines = got
+    good = c == code and (enh is None or (lines and lines[-1].startswith(enh + ' ')))
+    if also is not None:
+        good = good and also
+    results.check(label, good, 'got %s %s, want %s %s' % (c, lines, code, enh or ''))
+
+
 class Client:
     """One SMTP conversation over a socket, with a deadline on every read."""
 
