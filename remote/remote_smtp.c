@@ -212,33 +212,33 @@ static int conn_reply(conn *c, smtpreply *r, unsigned secs)
 }
 
 /* "host [ip] " + what went wrong, into buf. */
+/* pre, the number, post: the bounds a peer broke, in a result text */
+static void catnum(char *buf, size_t max, size_t *len, char const *pre, unsigned long n, char const *post)
+{
+  char num[24];
+  snprintf(num, sizeof num, "%lu", n);
+  text_cats(buf, max, len, pre);
+  text_cats(buf, max, len, num);
+  text_cats(buf, max, len, post);
+}
+
 static void failtext(conn const *c, smtpreply const *r, int e, unsigned secs, char const *when, char *buf, size_t max)
 {
   size_t len = 0;
-  char num[32];
   buf[0] = 0;
   text_cats(buf, max, &len, c->who);
   switch (e) {
   case ETIMEDOUT:
-    snprintf(num, sizeof num, "%u", secs);
-    text_cats(buf, max, &len, " did not reply within ");
-    text_cats(buf, max, &len, num);
-    text_cats(buf, max, &len, " s");
+    catnum(buf, max, &len, " did not reply within ", secs, " s");
     break;
   case ECONNABORTED:
     text_cats(buf, max, &len, r->nlines || r->linelen ? " closed the connection in the middle of a reply" : " closed the connection");
     break;
   case EMSGSIZE:
-    snprintf(num, sizeof num, "%d", SMTPREPLY_LINE_MAX);
-    text_cats(buf, max, &len, " sent a reply line longer than ");
-    text_cats(buf, max, &len, num);
-    text_cats(buf, max, &len, " bytes");
+    catnum(buf, max, &len, " sent a reply line longer than ", SMTPREPLY_LINE_MAX, " bytes");
     break;
   case E2BIG:
-    snprintf(num, sizeof num, "%d", SMTPREPLY_LINES_MAX);
-    text_cats(buf, max, &len, " sent a reply of more than ");
-    text_cats(buf, max, &len, num);
-    text_cats(buf, max, &len, " lines");
+    catnum(buf, max, &len, " sent a reply of more than ", SMTPREPLY_LINES_MAX, " lines");
     break;
   case EPROTO:
     text_cats(buf, max, &len, " sent a malformed reply");
