@@ -73,7 +73,8 @@ static void die_fd(void) { strerr_dief(QQ_READ, "fd 0 or fd 1 is not open (the m
 static void die_home(void) { strerr_diefusys(QQ_HOME, "chdir to ", auto_home); }
 static void die_control(void) { strerr_diefusys(QQ_CONFIG, "read ", auto_home, "/control/databytes"); }
 static void die_queuedir(void) { strerr_diefusys(QQ_QUEUEDIR, "chdir to ", auto_home, "/queue"); }
-static void die_tmp(qctx const *q) { strerr_diefusys(QQ_QUEUEDIR, "create queue/", q->tmpfn); }
+/* No block or no inode left is a full disk, not a broken queue: callers say "disk full". */
+static void die_tmp(qctx const *q) { strerr_diefusys(errno == ENOSPC || errno == EDQUOT ? QQ_WRITE : QQ_QUEUEDIR, "create queue/", q->tmpfn); }
 static void die_nomem(qctx const *q) { cleanup(q); strerr_dief(QQ_NOMEM, "out of memory"); }
 static void die_timeout(qctx const *q) { cleanup(q); strerr_dief(QQ_TIMEOUT, "timed out reading the message or envelope"); }
 static void die_readmsg(qctx const *q) { cleanup(q); strerr_diefusys(QQ_READ, "read the message on fd 0"); }

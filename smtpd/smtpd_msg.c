@@ -116,9 +116,10 @@ static int verdict(smtpd_sess *s, int code, pid_t qp, long long size)
     smtpd_sess_logmsg(s, "250", 0, size, qp, s->q.id);
     s->nmsgs++;
   } else {
-    char const *head = code == QQ_PERM_REFUSED ? "552 5.3.4 " : perm ? "554 5.3.0 " : "451 4.3.0 ";
+    /* A full queue is RFC 5321's 452 "insufficient system storage", RFC 3463's 4.3.1. */
+    char const *head = code == QQ_PERM_REFUSED ? "552 5.3.4 " : perm ? "554 5.3.0 " : code == QQ_WRITE ? "452 4.3.1 " : "451 4.3.0 ";
     ok = stralloc_cats(&r, head) && stralloc_cats(&r, "Message not queued: ") && stralloc_cats(&r, text);
-    smtpd_sess_logmsg(s, perm ? (code == QQ_PERM_REFUSED ? "552" : "554") : "451", text, size, qp, 0);
+    smtpd_sess_logmsg(s, perm ? (code == QQ_PERM_REFUSED ? "552" : "554") : code == QQ_WRITE ? "452" : "451", text, size, qp, 0);
     if (perm) s->errors++;
   }
   ok = ok && stralloc_cats(&r, "\r\n") && smtpd_io_put(s->io, r.s, r.len) >= 0;
