@@ -29,7 +29,6 @@ enum local_why {
   LW_LOOP,         /* permanent */
   LW_NOMAILBOX,    /* permanent: an extension without a dot file */
   LW_DOTOPEN,      /* obj = dot file, err */
-  LW_DOTWRITABLE,  /* obj */
   LW_DOTBIG,       /* obj */
   LW_DOTSYNTAX,    /* obj, lineno, err = DQ_E* */
   LW_FWDONLY,      /* obj: x bit set and a file or program line */

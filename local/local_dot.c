@@ -71,9 +71,17 @@ static int trydot(local *l, char const *name)
     close(fd);
     return 0;
   }
-  if (st.st_mode & DOT_PATRN) {
+  /* A dot file someone else could write, or one someone else owns (root aside: the admin's),
+     would let them choose where our mail goes and what runs as us. It is ignored, as if it
+     were absent (issue 7: the default delivery, not a queue that fills with deferrals),
+     and the report, which mailroom-send logs, says so. */
+  if ((st.st_mode & DOT_PATRN) || (st.st_uid != getuid() && st.st_uid != 0)) {
     close(fd);
-    return fail(l, LW_DOTWRITABLE, name);
+    local_say(l, "ignored ");
+    local_textcat(l->text, &l->textlen, LOCAL_TEXT_MAX, name);
+    local_textcat(l->text, &l->textlen, LOCAL_TEXT_MAX,
+                  st.st_mode & DOT_PATRN ? " (group- or world-writable)" : " (owned by another user)");
+    return 0;
   }
   l->forwardonly = !!(st.st_mode & 0100);
   if (readdot(l, fd) < 0) {

@@ -70,9 +70,8 @@ static _Noreturn void die_homesticky(void) { die(EX_TEMP, "4.2.1 home directory 
 static _Noreturn void die_readmsg(local const *l) { die(EX_TEMP, "4.3.0 unable to read message: ", strerror(l->err)); }
 static _Noreturn void die_shortmsg(void) { die(EX_TEMP, "4.3.0 unable to read message: file shorter than msglen"); }
 static _Noreturn void die_loop(void) { die(EX_PERM, "5.4.6 this message is looping: it already has my Delivered-To line"); }
-static _Noreturn void die_nomailbox(void) { die(EX_PERM, "5.1.1 sorry, no mailbox here by that name"); }
+static _Noreturn void die_nomailbox(local const *l) { die(EX_PERM, "5.1.1 sorry, no mailbox here by that name", l->textlen ? "; " : "", l->text); }
 static _Noreturn void die_dotopen(local const *l) { die(EX_TEMP, "4.3.0 unable to read ", l->obj, ": ", strerror(l->err)); }
-static _Noreturn void die_dotwritable(local const *l) { die(EX_TEMP, "4.7.0 ", l->obj, " is group- or world-writable"); }
 static _Noreturn void die_dotbig(local const *l) { die(EX_TEMP, "4.7.0 ", dotlabel(l), " is bigger than 65536 bytes"); }
 static _Noreturn void die_dotsyntax(local const *l, char *b) { die(EX_TEMP, "4.7.0 ", dotlabel(l), " line ", num(b, l->lineno), ": ", dotqmail_strerror(l->err)); }
 static _Noreturn void die_fwdonly(local const *l) { die(EX_TEMP, "4.7.0 ", l->dotname, " has its x bit set (forwards only) but a file or program line"); }
@@ -118,9 +117,8 @@ static _Noreturn void reply_failure(local const *l)
     case LW_READMSG: die_readmsg(l);
     case LW_SHORTMSG: die_shortmsg();
     case LW_LOOP: die_loop();
-    case LW_NOMAILBOX: die_nomailbox();
+    case LW_NOMAILBOX: die_nomailbox(l);
     case LW_DOTOPEN: die_dotopen(l);
-    case LW_DOTWRITABLE: die_dotwritable(l);
     case LW_DOTBIG: die_dotbig(l);
     case LW_DOTSYNTAX: die_dotsyntax(l, b);
     case LW_FWDONLY: die_fwdonly(l);
