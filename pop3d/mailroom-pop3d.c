@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -42,6 +43,21 @@ static _Noreturn void die_inuse(void) { tell("-ERR [IN-USE] this mailbox is open
 static _Noreturn void die_notmaildir(void) { tell("-ERR [SYS/PERM] the mailbox is not a Maildir (no new/ or cur/)\r\n", "not a Maildir: no new/ or cur/"); }
 static _Noreturn void die_scan(void) { tellsys("-ERR [SYS/TEMP] unable to read the mailbox\r\n", "list the Maildir"); }
 
+/* mailroom-popup waits for this byte to switch to our user (pop3d.h, POP3_ENV_STARTED). */
+static void tell_popup(void)
+{
+  char const *v = getenv(POP3_ENV_STARTED);
+  unsigned int fd;
+  struct stat st;
+  if (!v) return;
+  /* only a pipe: never a byte into some other file an outside environment might name */
+  if (uint0_scan(v, &fd) && fd > 2 && fstat((int)fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+    if (write((int)fd, "S", 1) < 0) strerr_warnwusys("tell mailroom-popup we run");
+    close((int)fd);
+  }
+  unsetenv(POP3_ENV_STARTED);
+}
+
 int main(int argc, char const *const *argv)
 {
   static struct pop3d s; /* 70 KiB of buffers: not on the stack */
@@ -73,6 +89,7 @@ int main(int argc, char const *const *argv)
   argv += o.ind;
   if (argc != 1) die_usage();
   if (!getuid() || !geteuid()) die_root();
+  tell_popup();
   if (!pop3_relpath_ok(argv[0])) die_path(argv[0]);
   if (chdir(argv[0]) < 0) {
     if (errno == ENOENT || errno == ENOTDIR) die_nomaildir(argv[0]);

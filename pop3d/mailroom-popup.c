@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
@@ -118,13 +119,56 @@ static void pause_ms(unsigned int ms)
   while (nanosleep(&ts, &ts) < 0 && errno == EINTR) ;
 }
 
+/* The real uid and gid of process pid from /proc (the kernel's word, not the child's). */
+static int ids_of(pid_t pid, uid_t *uid, gid_t *gid)
+{
+  char fn[40], buf[4096];
+  char const *u, *g;
+  unsigned int uv, gv;
+  ssize_t r;
+  int fd;
+  snprintf(fn, sizeof fn, "/proc/%ld/status", (long)pid);
+  fd = open(fn, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  r = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (r <= 0) return -1;
+  buf[r] = 0;
+  u = strstr(buf, "\nUid:\t");
+  g = strstr(buf, "\nGid:\t");
+  if (!u || !g || !uint_scan(u + 6, &uv) || !uint_scan(g + 6, &gv)) return -1;
+  *uid = (uid_t)uv;
+  *gid = (gid_t)gv;
+  return 0;
+}
+
+/* mailroom-pop3d said it runs (as the user): popup becomes that user too, so that no root
+   process waits out the session. A child still root (another program that wrote early), or
+   a switch that fails, leaves popup as it was, as qmail-popup always is. */
+static void follow_child(pid_t pid)
+{
+  uid_t uid;
+  gid_t gid;
+  if (ids_of(pid, &uid, &gid) < 0) {
+    strerr_warnwu("read the ids of the mailbox server: staying root until it ends");
+    return;
+  }
+  if (!uid || !gid) return;
+  if (setgroups(1, &gid) < 0 || setgid(gid) < 0 || setuid(uid) < 0 || getuid() != uid || geteuid() != uid
+      || getegid() != gid) {
+    strerr_warnwusys("switch to the mailbox server's user");
+    return;
+  }
+}
+
 /* Runs the checkpassword program with the record on fd 3; returns its wait status. */
 static int checkpassword(struct popup *p, char const *pass, size_t passlen)
 {
   char rec[POP3_CP_MAX];
   size_t n = 0, sl = strlen(p->stamp);
-  int fds[2], st;
+  int fds[2], started[2], st;
   pid_t pid;
+  char c;
 
   memcpy(rec, p->user, p->userlen); n += p->userlen; rec[n++] = 0;
   memcpy(rec + n, pass, passlen); n += passlen; rec[n++] = 0;
@@ -134,15 +178,30 @@ static int checkpassword(struct popup *p, char const *pass, size_t passlen)
     strerr_warnwusys("make a pipe");
     return -1;
   }
+  if (pipe2(started, O_CLOEXEC) < 0) {
+    wipe(rec, sizeof rec);
+    close(fds[0]);
+    close(fds[1]);
+    strerr_warnwusys("make a pipe");
+    return -1;
+  }
   pid = fork();
   if (pid < 0) {
     wipe(rec, sizeof rec);
     close(fds[0]);
     close(fds[1]);
+    close(started[0]);
+    close(started[1]);
     strerr_warnwusys("fork");
     return -1;
   }
   if (!pid) {
+    /* above fd 3, and without close-on-exec: it travels through checkpassword to pop3d */
+    char num[UINT_FMT];
+    int sfd = fcntl(started[1], F_DUPFD, 4);
+    if (sfd < 0) _exit(111);
+    num[uint_fmt(num, (unsigned int)sfd)] = 0;
+    if (setenv(POP3_ENV_STARTED, num, 1) < 0) _exit(111);
     /* The next programs get the connection as inetd gives it: blocking, default signals. */
     if (fds[0] == 3) {
       if (uncoe(3) < 0) _exit(111);
@@ -161,6 +220,15 @@ static int checkpassword(struct popup *p, char const *pass, size_t passlen)
   if (write(fds[1], rec, n) != (ssize_t)n && errno != EPIPE) strerr_warnwusys("write to ", p->prog[0]);
   wipe(rec, sizeof rec);
   close(fds[1]);
+  close(started[1]);
+  /* A byte: pop3d runs as the user. EOF: the child ended (or never was pop3d). */
+  for (;;) {
+    ssize_t r = read(started[0], &c, 1);
+    if (r < 0 && errno == EINTR) continue;
+    if (r == 1) follow_child(pid);
+    break;
+  }
+  close(started[0]);
   while (waitpid(pid, &st, 0) < 0)
     if (errno != EINTR) {
       strerr_warnwusys("wait for ", p->prog[0]);

@@ -24,6 +24,10 @@
 #define POP3_MSG_MAX 1000000      /* messages listed in one session; the rest wait for the next */
 #define POP3_NAME_MAX 255         /* a Maildir file name */
 #define POP3_CP_MAX 512           /* the checkpassword data on fd 3 (checkpassword's own limit) */
+/* mailroom-popup -> mailroom-pop3d: the fd on which pop3d, once it runs as the user, writes
+   one byte, so that popup (root until then) can switch to the same user for the rest of the
+   session instead of waiting as root (DESIGN.md: root only until the switch). */
+#define POP3_ENV_STARTED "MAILROOM_POPUPFD"
 #define POP3_IN_SIZE 4096         /* mailroom-pop3d's input buffer: pipelined commands */
 #define POP3_OUT_SIZE 65536       /* the output buffer: one flush per response, or per 64 KiB */
 #define POP3_CHUNK 16384          /* message bytes read at a time; the transform doubles at most */
