@@ -142,6 +142,7 @@ def sendmail_check(inst, label):
     tok = 'dftok-sm-%s' % label.replace(' ', '-')
     r = inst.sendmail(['full@localhost'], message(tok, 20000).replace(b'\r\n', b'\n'))
     err = r.stderr.decode(errors='replace').strip()
+    info('%s: sendmail said: %s' % (label, err))
     R.check('%s: sendmail exits 111' % label, r.returncode == 111, 'exit %d: %s' % (r.returncode, err))
     R.check('%s: sendmail says why' % label, re.search(r'disk full', err, re.I) is not None, err)
     return tok
