@@ -458,6 +458,10 @@ def test_access(inst, x):
     if not IS_ROOT:
         R.skip('role uids open nothing', 'needs root (role users)')
         return
+    # a message left in queue/new too: the manager stopped, one more injected
+    inst.stop()
+    r = inst.sendmail(['-f', 'demo@localhost', 'demo@localhost'], b'Subject: stays in new\n\nx\n')
+    R.check('access: a message waits in queue/new', r.returncode == 0 and inst.queue_files()['new'], r.stderr)
     paths = []
     q = inst.path('queue')
     paths.append(q + '/')
@@ -466,8 +470,8 @@ def test_access(inst, x):
         for n in sorted(os.listdir(os.path.join(q, d))):
             p = os.path.join(q, d, n)
             paths.append(p + '/' if os.path.isdir(p) else p)
-    nq = sum(1 for p in paths if '/mess/' in p or '/info/' in p)
-    R.check('access: the queue holds a message to try (mess and info)', nq >= 2, paths)
+    nq = sum(1 for p in paths if '/mess/' in p or '/info/' in p or '/new/' in p)
+    R.check('access: the queue holds messages to try (new, mess and info)', nq >= 3, paths)
     mds = [inst.maildir('demo'), x.victim_md, inst.maildir('spy')] + [os.path.join(h, 'Maildir') for h in x.homes.values()]
     for md in mds:
         paths.append(md + '/')
