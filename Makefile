@@ -190,6 +190,13 @@ build/bench/%: bench/%.c
 	$(CC) $(ALL_CFLAGS) -pthread -o $@ $< $(BENCH_LDFLAGS)
 # static: the RSS before its child's exec counts in the child's peak (bench/peakrss.c)
 build/bench/peakrss: BENCH_LDFLAGS := -static
+# --- the crash test (issue 7): `make torture` is the long run (>= 200 SIGKILLs, a few
+# minutes); `make check` runs a short one (TESTS/test_torture.py). TORTURE_ARGS, e.g.
+# "--seconds 300 --kills 400", or TORTURE_SECONDS/KILLS/MESSAGES/DRAIN in the environment.
+.PHONY: torture
+torture: all
+	@python3 -u TESTS/torture.py $(TORTURE_ARGS)
+
 .PHONY: bench
 bench: all $(BENCH_TOOLS)
 	@bash bench/deps.sh
