@@ -327,12 +327,12 @@ class Torture:
             t.start()
         self.kill_loop(t0 + self.seconds, t0 + 2 * self.seconds)
         self.stop_inject.set()
+        t_kill = time.monotonic() - t0
         for t in threads:
             t.join(150)
         alive = [t for t in threads if t.is_alive()]
-        t_kill = time.monotonic() - t0
-        info('kill phase: %.1f s, %d kills, %d restarts of mailroom-start' % (
-            t_kill, sum(self.kills.values()), self.restarts))
+        info('kill phase: %.1f s, %d kills, %d restarts of mailroom-start; injectors stopped %.1f s later' % (
+            t_kill, sum(self.kills.values()), self.restarts, time.monotonic() - t0 - t_kill))
         R.check('torture: the injectors stopped', not alive, '%d still running' % len(alive))
         # the supervisor keeps the tree up while the queue drains
         self.supervise()
@@ -484,6 +484,7 @@ def main(argv=None, defaults=(150, 210, 0, 240)):
     if not IS_ROOT:
         info('not root: every program runs as this user (no role switches); the rest is the same')
     os.environ['DNSCACHEIP'] = mrinst.NO_DNS  # no DNS is asked: routes are literal addresses
+    t_start = time.monotonic()
     with smtpinst.SmtpInstance('mrtortb.') as b:
         b.control('me', REMOTE_DOMAIN)
         b.control('locals', REMOTE_DOMAIN)
@@ -505,6 +506,7 @@ def main(argv=None, defaults=(150, 210, 0, 240)):
             aport = free_port(aip)
             # every loopback client may relay (the clients connect from 127.x.y.z)
             start_smtp(a, aip, aport, rules='127.:allow,RELAYCLIENT=""\n:allow\n')
+            info('set-up of the two instances: %.1f s' % (time.monotonic() - t_start))
             t = Torture(a, b, seconds, kills, messages, drain)
             t.smtp_addr = (aip, aport)
             try:
@@ -513,8 +515,10 @@ def main(argv=None, defaults=(150, 210, 0, 240)):
                 t.stop_kill.set()
                 t.stop_inject.set()
             analyse(t, R)
+            t_end = time.monotonic()
             if R.failed:
                 info('send.log of A (tail): %s' % a.log()[-1500:].replace('\n', ' | '))
+    info('clean-up: %.1f s; whole run %.1f s' % (time.monotonic() - t_end, time.monotonic() - t_start))
     R.exit()
 
 
