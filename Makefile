@@ -78,10 +78,12 @@ deps:
 	@bash lib/sh/deps.sh
 
 # The compiled-in home: rewritten only when it changes, so a rebuild is as small as it can be.
+# The temporary file is per process: two `make relink` at once (TESTS/torture.py sets up two
+# instances side by side) must not remove each other's.
 build/auto_home.c: FORCE
 	@mkdir -p build
-	@printf 'char const auto_home[] = "%s";\n' '$(HOME_DIR)' > $@.new
-	@if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
+	@t=$@.new.$$$$; printf 'char const auto_home[] = "%s";\n' '$(HOME_DIR)' > $$t && \
+	  if cmp -s $$t $@; then rm -f $$t; else mv -f $$t $@; fi
 
 build/obj/auto_home.o: build/auto_home.c
 	@mkdir -p $(dir $@)

@@ -33,8 +33,10 @@ user every program runs as that user (the role switches are skipped, as mrinst d
 """
 
 import argparse
+import contextlib
 import hashlib
 import os
+import pwd
 import random
 import re
 import signal
@@ -145,6 +147,42 @@ def check_file(data):
     return mid, None
 
 
+def check_queue_file(path):
+    """None if queue/new or queue/mess's file PATH is whole (INTERNALS.md: message, envelope,
+    32-byte trailer with both lengths) or gone; else why not. S2/S3: a file there is always
+    complete, whatever was killed when."""
+    try:
+        with open(path, 'rb') as f:
+            data = f.read()
+    except FileNotFoundError:
+        return None
+    tr = data[-32:]
+    if len(data) < 32 or not tr.startswith(b'MRQ1 ') or tr[-1:] != b'\n':
+        return 'no trailer (%d bytes)' % len(data)
+    try:
+        ml, el = int(tr[5:21], 16), int(tr[21:31], 16)
+    except ValueError:
+        return 'malformed trailer %r' % tr
+    if ml + el + 32 != len(data):
+        return 'size %d, trailer says %d + %d + 32' % (len(data), ml, el)
+    env = data[ml:ml + el]
+    if not env.startswith(b'F') or not env.endswith(b'\0\0') or b'\0T' not in env:
+        return 'malformed envelope %r' % env[:80]
+    return None
+
+
+def check_queue(inst):
+    """[(dir/name, why)] for every file of queue/new and queue/mess that is not whole."""
+    bad = []
+    q = inst.queue_files()
+    for d in ('new', 'mess'):
+        for n in q[d]:
+            why = check_queue_file(inst.path('queue', d, n))
+            if why:
+                bad.append(('%s/%s' % (d, n), why))
+    return bad
+
+
 # --- the run -------------------------------------------------------------------------------
 class Torture:
     def __init__(self, a, b, seconds, kills, messages, drain):
@@ -155,6 +193,8 @@ class Torture:
         self.kills = {p: 0 for p in PROGS}
         self.kill_misses = {p: 0 for p in PROGS}
         self.restarts = 0
+        self.qchecks = 0         # looks at queue/new and queue/mess, each time the tree was down
+        self.qbad = []           # (file, why) of queue files that were not whole
         self.stop_inject = threading.Event()
         self.stop_kill = threading.Event()
         self.errors = []
@@ -256,6 +296,10 @@ class Torture:
         a = self.a
         if a.running():
             return
+        self.qchecks += 1
+        for b in check_queue(a):
+            if b not in self.qbad:
+                self.qbad.append(b)
         wait = 1.0 - (time.monotonic() - self.last_start)
         if wait > 0:
             time.sleep(wait)
@@ -431,6 +475,8 @@ def analyse(t, R):
     R.check('torture: nothing delivered to a recipient it was not for', not strays, strays[:5])
     R.check('torture: no bounce (every recipient exists; a kill is a temporary failure)', bounces == 0,
             '%d bounces in tsnd\'s Maildir; send.log: %s' % (bounces, a.log()[-400:]))
+    R.check('torture: every file in queue/new and queue/mess was whole whenever the tree was down '
+            '(%d looks)' % t.qchecks, not t.qbad, t.qbad[:5])
     R.check('torture: the queue is empty at the end (A and B)', not any(q.values()) and not any(qb.values()),
             'A %s B %s' % (q, qb))
     R.check('torture: no restart of mailroom-start failed', not [e for e in t.errors if e.startswith('restart')],
@@ -460,6 +506,48 @@ def start_smtp(inst, ip, port, rules=None):
         raise RuntimeError('tcpserver did not listen on %s:%d: %s' % (ip, port, inst.service_log()[-800:]))
 
 
+ROLES = ('mrqueue', 'mrsend', 'mrremote', 'mrsmtpd', 'mrlog', 'mrmail', 'mrtlsd', 'mrauth')  # lib/sh/setup.sh
+
+
+def has_user(name):
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def make_instances(stack):
+    """(A, B), set up side by side (each is a relink and a setup.sh: minutes on a loaded
+    machine), entered into stack so that leaving it stops and removes both."""
+    insts = [smtpinst.SmtpInstance('mrtorta.'), smtpinst.SmtpInstance('mrtortb.')]
+    res = [None, None]
+
+    def enter(k):
+        try:
+            res[k] = insts[k].__enter__()
+        except BaseException as e:  # noqa: BLE001 - raised below, in the main thread
+            res[k] = e
+    ts = [threading.Thread(target=enter, args=(k,), daemon=True) for k in (0, 1)]
+    # On a fresh machine lib/sh/setup.sh creates the role users: two useradds at once would
+    # fight over /etc/passwd's lock, so the first instance is made alone there.
+    serial = IS_ROOT and not all(has_user(r) for r in ROLES)
+    for t in ts:
+        t.start()
+        if serial:
+            t.join(900)
+    for t in ts:
+        t.join(900)
+    # B is pushed first so that A (the sender) stops first when the stack unwinds
+    for k in (1, 0):
+        if isinstance(res[k], mrinst.Instance):
+            stack.push(insts[k].__exit__)
+    for k in (0, 1):
+        if not isinstance(res[k], mrinst.Instance):
+            raise RuntimeError('instance %s: %r' % ('AB'[k], res[k]))
+    return insts[0], insts[1]
+
+
 def param(args, name, env, default, conv):
     v = getattr(args, name)
     if v is None:
@@ -485,7 +573,8 @@ def main(argv=None, defaults=(150, 210, 0, 240)):
         info('not root: every program runs as this user (no role switches); the rest is the same')
     os.environ['DNSCACHEIP'] = mrinst.NO_DNS  # no DNS is asked: routes are literal addresses
     t_start = time.monotonic()
-    with smtpinst.SmtpInstance('mrtortb.') as b:
+    with contextlib.ExitStack() as stack:
+        a, b = make_instances(stack)
         b.control('me', REMOTE_DOMAIN)
         b.control('locals', REMOTE_DOMAIN)
         b.control('rcpthosts', REMOTE_DOMAIN)
@@ -494,30 +583,29 @@ def main(argv=None, defaults=(150, 210, 0, 240)):
         bip = rand_ip()
         bport = free_port(bip)
         start_smtp(b, bip, bport)
-        with smtpinst.SmtpInstance('mrtorta.') as a:
-            for box in ('ta', 'tb', 'tsnd'):
-                a.add_mailbox(box)
-            a.control('retrybase', 1)
-            a.control('retrymax', 2)
-            a.control('smtproutes', '%s:[%s]:%d' % (REMOTE_DOMAIN, bip, bport))
-            a.control('timeoutconnect', 10)
-            a.control('timeoutremote', 60)
-            aip = rand_ip()
-            aport = free_port(aip)
-            # every loopback client may relay (the clients connect from 127.x.y.z)
-            start_smtp(a, aip, aport, rules='127.:allow,RELAYCLIENT=""\n:allow\n')
-            info('set-up of the two instances: %.1f s' % (time.monotonic() - t_start))
-            t = Torture(a, b, seconds, kills, messages, drain)
-            t.smtp_addr = (aip, aport)
-            try:
-                t.run(R)
-            finally:
-                t.stop_kill.set()
-                t.stop_inject.set()
-            analyse(t, R)
-            t_end = time.monotonic()
-            if R.failed:
-                info('send.log of A (tail): %s' % a.log()[-1500:].replace('\n', ' | '))
+        for box in ('ta', 'tb', 'tsnd'):
+            a.add_mailbox(box)
+        a.control('retrybase', 1)
+        a.control('retrymax', 2)
+        a.control('smtproutes', '%s:[%s]:%d' % (REMOTE_DOMAIN, bip, bport))
+        a.control('timeoutconnect', 10)
+        a.control('timeoutremote', 60)
+        aip = rand_ip()
+        aport = free_port(aip)
+        # every loopback client may relay (the clients connect from 127.x.y.z)
+        start_smtp(a, aip, aport, rules='127.:allow,RELAYCLIENT=""\n:allow\n')
+        info('set-up of the two instances: %.1f s' % (time.monotonic() - t_start))
+        t = Torture(a, b, seconds, kills, messages, drain)
+        t.smtp_addr = (aip, aport)
+        try:
+            t.run(R)
+        finally:
+            t.stop_kill.set()
+            t.stop_inject.set()
+        analyse(t, R)
+        t_end = time.monotonic()
+        if R.failed:
+            info('send.log of A (tail): %s' % a.log()[-1500:].replace('\n', ' | '))
     info('clean-up: %.1f s; whole run %.1f s' % (time.monotonic() - t_end, time.monotonic() - t_start))
     R.exit()
 
