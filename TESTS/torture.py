@@ -522,26 +522,38 @@ def make_instances(stack):
     machine), entered into stack so that leaving it stops and removes both."""
     insts = [smtpinst.SmtpInstance('mrtorta.'), smtpinst.SmtpInstance('mrtortb.')]
     res = [None, None]
+    done = [threading.Event(), threading.Event()]
 
     def enter(k):
         try:
             res[k] = insts[k].__enter__()
         except BaseException as e:  # noqa: BLE001 - raised below, in the main thread
             res[k] = e
+        finally:
+            done[k].set()
     ts = [threading.Thread(target=enter, args=(k,), daemon=True) for k in (0, 1)]
     # On a fresh machine lib/sh/setup.sh creates the role users: two useradds at once would
     # fight over /etc/passwd's lock, so the first instance is made alone there.
     serial = IS_ROOT and not all(has_user(r) for r in ROLES)
-    for t in ts:
-        t.start()
-        if serial:
-            t.join(900)
-    for t in ts:
-        t.join(900)
-    # B is pushed first so that A (the sender) stops first when the stack unwinds
-    for k in (1, 0):
-        if isinstance(res[k], mrinst.Instance):
-            stack.push(insts[k].__exit__)
+    started = []
+    try:
+        for k, t in enumerate(ts):
+            t.start()
+            started.append(k)
+            if serial:
+                done[k].wait(900)
+        for k in started:
+            done[k].wait(900)
+    finally:
+        # also when a SIGTERM (the runner's timeout) comes meanwhile: an instance still
+        # being made is waited for (bounded), so that it is removed with the other. (Events,
+        # not Thread.join: a join interrupted by the signal's exception may not wait again.)
+        for k in started:
+            done[k].wait(300)
+        # B is pushed first so that A (the sender) stops first when the stack unwinds
+        for k in (1, 0):
+            if isinstance(res[k], mrinst.Instance):
+                stack.push(insts[k].__exit__)
     for k in (0, 1):
         if not isinstance(res[k], mrinst.Instance):
             raise RuntimeError('instance %s: %r' % ('AB'[k], res[k]))
