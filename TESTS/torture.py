@@ -20,8 +20,9 @@ remote side, reached through A's control/smtproutes `rcv.test:[IP]:PORT` on a ra
 127.x.y.z, with mailbox rb. DNSCACHEIP points where nothing answers: no DNS is asked.
 
 Supervision as daemontools would do it: mailroom-start is the root of send's process tree
-(it forks lspawn and rspawn and becomes send). Killing lspawn or rspawn makes send exit
-("spawner went away"); killing send makes the spawners see EOF, finish and exit. Whenever
+(it forks lspawn and rspawn and becomes send). Killing lspawn or rspawn makes send exit 111
+("spawner went away", once the other spawner's deliveries under way have reported, at most
+30 s); killing send makes the spawners see EOF, finish and exit. Whenever
 the tree's root process has exited, the supervisor thread here starts mailroom-start again
 (no sooner than 1 s after the previous start, as supervise). The per-message programs
 (local, remote, queue, smtpd) are found in /proc (this instance's binaries only) and killed
@@ -484,25 +485,30 @@ def analyse(t, R):
     return not lost and not half
 
 
-def start_smtp(inst, ip, port, rules=None):
-    """inst's service/smtpd (tcpserver + mailroom-smtpd) on ip:port, in its own process group."""
+def setup_service(inst, ip, port, rules=None):
+    """lib/sh/setup.sh again for inst with SMTP_IP/SMTP_PORT: its setup.d/smtpd.sh writes
+    service/smtpd (tcpserver + mailroom-smtpd) for ip:port. The environment is the child's
+    own, so A's and B's can run at once."""
     if rules is not None:
         mrinst.write_file(inst.path('control', 'smtp.rules'), rules, 0o644)
-    old = os.environ.get('SMTP_IP')
-    os.environ['SMTP_IP'] = ip
-    try:
-        inst.setup_smtpd(port)
-    finally:
-        if old is None:
-            os.environ.pop('SMTP_IP', None)
-        else:
-            os.environ['SMTP_IP'] = old
+    env = mrinst._make_env()
+    env['SMTP_IP'] = ip
+    env['SMTP_PORT'] = str(port)
+    r = subprocess.run(['bash', os.path.join(mrinst.CHECKOUT, 'lib/sh/setup.sh'), inst.home, inst.build],
+                       env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
+    if r.returncode != 0:
+        raise RuntimeError('setup.sh failed (%d): %s' % (r.returncode, (r.stdout + r.stderr).decode(errors='replace')[-2000:]))
+    inst.service_port = port
+
+
+def start_service(inst, ip, port):
+    """Starts inst's service/smtpd/run in its own process group (stopped with inst)."""
     log = open(inst.path('smtpd.service.log'), 'ab')
     p = subprocess.Popen([inst.path('service', 'smtpd', 'run')], cwd=inst.path('service', 'smtpd'),
                          stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     log.close()
     inst.services.append(p)
-    if not smtpinst.wait_port(port, 15, host=ip):
+    if not smtpinst.wait_port(port, 30, host=ip):
         raise RuntimeError('tcpserver did not listen on %s:%d: %s' % (ip, port, inst.service_log()[-800:]))
 
 
@@ -517,46 +523,60 @@ def has_user(name):
         return False
 
 
+def side_by_side(fns, res, serial=False, limit=900):
+    """Runs the callables in threads at once (one after the other when serial); res[k]
+    becomes (True, value) or (False, exception). Also when a SIGTERM (the runner's timeout)
+    comes meanwhile, what is under way is waited for (bounded), so that what it made can be
+    removed. (Events, not Thread.join: a join interrupted by the signal's exception may
+    not wait again.)"""
+    done = [threading.Event() for _ in fns]
+
+    def run(k):
+        try:
+            res[k] = (True, fns[k]())
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread
+            res[k] = (False, e)
+        finally:
+            done[k].set()
+    started = []
+    try:
+        for k in range(len(fns)):
+            threading.Thread(target=run, args=(k,), daemon=True).start()
+            started.append(k)
+            if serial:
+                done[k].wait(limit)
+        for k in started:
+            done[k].wait(limit)
+    finally:
+        for k in started:
+            done[k].wait(300)
+    for k in range(len(fns)):
+        if res[k] is None:
+            raise RuntimeError('step %d did not end within %d s' % (k, limit))
+        if not res[k][0]:
+            raise res[k][1]
+
+
 def make_instances(stack):
     """(A, B), set up side by side (each is a relink and a setup.sh: minutes on a loaded
     machine), entered into stack so that leaving it stops and removes both."""
+    # the build first, once: two `make relink` (each makes `all`) must not build at once
+    r = subprocess.run(['make', '-s', 'all'], cwd=mrinst.CHECKOUT, env=mrinst._make_env(),
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=1800)
+    if r.returncode != 0:
+        raise RuntimeError('make all failed: %s' % (r.stdout + r.stderr).decode(errors='replace')[-2000:])
     insts = [smtpinst.SmtpInstance('mrtorta.'), smtpinst.SmtpInstance('mrtortb.')]
     res = [None, None]
-    done = [threading.Event(), threading.Event()]
-
-    def enter(k):
-        try:
-            res[k] = insts[k].__enter__()
-        except BaseException as e:  # noqa: BLE001 - raised below, in the main thread
-            res[k] = e
-        finally:
-            done[k].set()
-    ts = [threading.Thread(target=enter, args=(k,), daemon=True) for k in (0, 1)]
     # On a fresh machine lib/sh/setup.sh creates the role users: two useradds at once would
     # fight over /etc/passwd's lock, so the first instance is made alone there.
     serial = IS_ROOT and not all(has_user(r) for r in ROLES)
-    started = []
     try:
-        for k, t in enumerate(ts):
-            t.start()
-            started.append(k)
-            if serial:
-                done[k].wait(900)
-        for k in started:
-            done[k].wait(900)
+        side_by_side([insts[0].__enter__, insts[1].__enter__], res, serial)
     finally:
-        # also when a SIGTERM (the runner's timeout) comes meanwhile: an instance still
-        # being made is waited for (bounded), so that it is removed with the other. (Events,
-        # not Thread.join: a join interrupted by the signal's exception may not wait again.)
-        for k in started:
-            done[k].wait(300)
         # B is pushed first so that A (the sender) stops first when the stack unwinds
         for k in (1, 0):
-            if isinstance(res[k], mrinst.Instance):
+            if res[k] and res[k][0]:
                 stack.push(insts[k].__exit__)
-    for k in (0, 1):
-        if not isinstance(res[k], mrinst.Instance):
-            raise RuntimeError('instance %s: %r' % ('AB'[k], res[k]))
     return insts[0], insts[1]
 
 
@@ -591,10 +611,8 @@ def main(argv=None, defaults=(150, 210, 0, 240)):
         b.control('locals', REMOTE_DOMAIN)
         b.control('rcpthosts', REMOTE_DOMAIN)
         b.add_mailbox('rb')
-        b.start()
         bip = rand_ip()
         bport = free_port(bip)
-        start_smtp(b, bip, bport)
         for box in ('ta', 'tb', 'tsnd'):
             a.add_mailbox(box)
         a.control('retrybase', 1)
@@ -605,7 +623,11 @@ def main(argv=None, defaults=(150, 210, 0, 240)):
         aip = rand_ip()
         aport = free_port(aip)
         # every loopback client may relay (the clients connect from 127.x.y.z)
-        start_smtp(a, aip, aport, rules='127.:allow,RELAYCLIENT=""\n:allow\n')
+        side_by_side([lambda: setup_service(a, aip, aport, rules='127.:allow,RELAYCLIENT=""\n:allow\n'),
+                      lambda: setup_service(b, bip, bport)], [None, None])
+        b.start()
+        start_service(b, bip, bport)
+        start_service(a, aip, aport)
         info('set-up of the two instances: %.1f s' % (time.monotonic() - t_start))
         t = Torture(a, b, seconds, kills, messages, drain)
         t.smtp_addr = (aip, aport)
