@@ -259,12 +259,14 @@ class Torture:
                 data = make_message(mid, rcpts, self.size(), 'smtp')
                 self.record(mid, 'smtp', rcpts, None, 'not finished')
                 try:
-                    code, text = c.transaction(SENDER, rcpts, smtpinst.crlf(data))
+                    code, text, took = self.transaction(c, rcpts, smtpinst.crlf(data))
                 except (OSError, EOFError, ValueError, TimeoutError) as e:
                     # the final reply may have been lost: neither accepted nor refused
                     self.record(mid, 'smtp', rcpts, None, 'connection: %s' % type(e).__name__)
                     return
-                self.record(mid, 'smtp', rcpts, code == 250, '%d %s' % (code, ' '.join(text)[:80]))
+                # a recipient refused at RCPT is not part of what the 250 accepted
+                self.record(mid, 'smtp', took if code == 250 else rcpts, code == 250,
+                            '%d %s' % (code, ' '.join(text)[:80]))
                 if code != 250:
                     try:
                         c.cmd('RSET')
@@ -276,6 +278,26 @@ class Torture:
                 pass
         finally:
             c.close()
+
+    @staticmethod
+    def transaction(c, rcpts, data):
+        """MAIL, RCPTs, DATA: (final code, text, [recipients that got 250])."""
+        code, text = c.cmd('MAIL FROM:<%s>' % SENDER)
+        if code != 250:
+            return code, text, []
+        took = []
+        for r in rcpts:
+            code, text = c.cmd('RCPT TO:<%s>' % r)
+            if code == 250:
+                took.append(r)
+        if not took:
+            return code, text, []
+        code, text = c.cmd('DATA')
+        if code != 354:
+            return code, text, []
+        c.send(data + b'.\r\n')
+        code, text = c.reply(120)
+        return code, text, took
 
     def sendmail_loop(self):
         while not self.stop_inject.is_set():
