@@ -78,10 +78,12 @@ deps:
 	@bash lib/sh/deps.sh
 
 # The compiled-in home: rewritten only when it changes, so a rebuild is as small as it can be.
+# The temporary file is per process: two `make relink` at once (TESTS/torture.py sets up two
+# instances side by side) must not remove each other's.
 build/auto_home.c: FORCE
 	@mkdir -p build
-	@printf 'char const auto_home[] = "%s";\n' '$(HOME_DIR)' > $@.new
-	@if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
+	@t=$@.new.$$$$; printf 'char const auto_home[] = "%s";\n' '$(HOME_DIR)' > $$t && \
+	  if cmp -s $$t $@; then rm -f $$t; else mv -f $$t $@; fi
 
 build/obj/auto_home.o: build/auto_home.c
 	@mkdir -p $(dir $@)
@@ -190,6 +192,13 @@ build/bench/%: bench/%.c
 	$(CC) $(ALL_CFLAGS) -pthread -o $@ $< $(BENCH_LDFLAGS)
 # static: the RSS before its child's exec counts in the child's peak (bench/peakrss.c)
 build/bench/peakrss: BENCH_LDFLAGS := -static
+# --- the crash test (issue 7): `make torture` is the long run (>= 200 SIGKILLs, a few
+# minutes); `make check` runs a short one (TESTS/test_torture.py). TORTURE_ARGS, e.g.
+# "--seconds 300 --kills 400", or TORTURE_SECONDS/KILLS/MESSAGES/DRAIN in the environment.
+.PHONY: torture
+torture: all
+	@python3 -u TESTS/torture.py $(TORTURE_ARGS)
+
 .PHONY: bench
 bench: all $(BENCH_TOOLS)
 	@bash bench/deps.sh

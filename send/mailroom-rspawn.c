@@ -158,8 +158,12 @@ static void request(struct rspawn *r)
   ssize_t len = recvmsg(0, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
   if (len < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
-    if (errno == ECONNRESET) len = 0;
-    else die_read();
+    if (errno != ECONNRESET) die_read();
+    /* send died with replies unread: that is its EOF. A failed recvmsg filled in no
+       ancillary data, so the buffer must not be walked (it was read as a bogus fd once,
+       and rspawn died of "malformed packet" instead of finishing its deliveries). */
+    r->eof = 1;
+    return;
   }
   for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)

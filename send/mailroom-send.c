@@ -28,6 +28,9 @@ static void die_fds(void) { strerr_dief1x(111, "fds 3 and 4 must be the pipes to
 static void die_trigger(void) { strerr_diefu1sys(111, "open queue/lock/trigger"); }
 static void die_spawner(char const *c) { strerr_dief3x(111, "the ", c, " spawner went away"); }
 
+#define LOST_GRACE 30 /* seconds the other channel's deliveries get to report when one spawner
+                         has gone, before send exits for its restart anyway */
+
 static int isopen(int fd)
 {
   return fcntl(fd, F_GETFD) >= 0;
@@ -51,6 +54,25 @@ static void retry_all(struct send *s)
     s->heap[k].when = 0;
     if (s->heap[k].i != BOUNCE_RETRY) s->heap[k].m->nexttry[s->heap[k].i] = 0; /* due: send_chan.c */
   }
+}
+
+/* One spawner has gone (killed, crashed). Its deliveries under way have unknown outcomes:
+   their records stay 'T', so they are made again after the restart. The other channel's
+   deliveries have known ones coming: wait for those (stop as on SIGTERM, at most
+   LOST_GRACE s), so that their records are written and a crash of one spawner does not
+   repeat the other's deliveries as well; then exit 111 (main). */
+static void spawner_gone(struct send *s, struct chan *c, time_t now)
+{
+  if (s->lostby) die_spawner(c->name); /* both gone: nothing left to wait for */
+  strerr_warnw3x("the ", c->name, " spawner went away: waiting for the other's deliveries, then exiting");
+  close(c->rfd);
+  if (c->wfd >= 0 && c->wfd != c->rfd) close(c->wfd);
+  c->rfd = c->wfd = -1;
+  c->busy = 0;
+  if (!s->stopping) log_line("stop", 0, "inflight=%u reason=spawner", s->ch[0].busy + s->ch[1].busy);
+  s->stopping = 1;
+  s->lostby = now + LOST_GRACE;
+  s->lostname = c->name;
 }
 
 static void handle_signals(struct send *s)
@@ -113,10 +135,12 @@ int main(int argc, char const *const *argv)
     for (int c = 0; c < NCHAN; c++) chan_dispatch(&s, &s.ch[c]);
     log_flush();
     if (s.stopping && !s.ch[0].busy && !s.ch[1].busy) break;
+    if (s.lostby && now >= s.lostby) break;
     if (s.stopping) newpending = 0;
     next = sched_next(&s);
     if (newpending) next = now;
     else if (!next || next > lastscan + RESCAN_EVERY) next = lastscan + RESCAN_EVERY;
+    if (s.lostby && next > s.lostby) next = s.lostby;
     if (next > lasttmp + TMPSCAN_EVERY) next = lasttmp + TMPSCAN_EVERY;
     tain_now_g();
     tain_addsec_g(&deadline, next > now ? (int)(next - now) : 0);
@@ -136,7 +160,7 @@ int main(int argc, char const *const *argv)
     }
     for (unsigned k = 2; k < n; k++) {
       struct chan *c = x[k].fd == s.ch[CHAN_LOCAL].rfd ? &s.ch[CHAN_LOCAL] : &s.ch[CHAN_REMOTE];
-      if ((x[k].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT)) && chan_read(&s, c, now) < 0) die_spawner(c->name);
+      if ((x[k].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT)) && chan_read(&s, c, now) < 0) spawner_gone(&s, c, now);
     }
     if (x[n].revents & IOPAUSE_READ) ctl_read(&s, now);
     if (s.ctl.npending) ctl_poll(&s);
@@ -152,6 +176,7 @@ int main(int argc, char const *const *argv)
   }
   log_line("exit", 0, "queued=%lu", s.nmsgs);
   log_flush();
+  if (s.lostby) die_spawner(s.lostname);
   (void)argc;
   (void)argv;
   (void)trigw;

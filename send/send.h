@@ -119,6 +119,8 @@ struct send {
   size_t heaplen, heapcap;
   unsigned long long dcount; /* delivery numbers in the log */
   int stopping;
+  time_t lostby;         /* a spawner has gone: exit 111 by then (mailroom-send.c) */
+  char const *lostname;  /* its channel's name */
   void *newdir; /* the place in queue/new between two slices of pick-up */
   int rescan;   /* a trigger came while newdir was open: files after its start may be unseen */
   struct domain *dom[DOMAIN_HASH];
