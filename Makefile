@@ -25,22 +25,27 @@ CDB := -l:libcdb.a
 SKA := -lskarnet
 
 # --- link lines, one per program, in link order ---------------------------------------------
-LIBS_mailroom-queue   := $(SKA)
+# The programs started once per message or per connection are linked statically: an exec of a
+# static binary skips the dynamic loader and its relocations, about a third of the CPU of a
+# fork+exec here (doc/INTERNALS.md, Performance). Only those that never look up users through
+# NSS (getpwnam): lspawn and inject do, and stay dynamic. Sanitizers need the dynamic runtime.
+STATIC := $(if $(filter 1,$(SANITIZE)),,-static)
+LIBS_mailroom-queue   := $(STATIC) $(SKA)
 LIBS_mailroom-inject  := $(SKA)
 LIBS_mailroom-send    := $(SKA)
 LIBS_mailroom-start   := $(SKA)
 LIBS_mailroom-rspawn  := $(SKA)
 LIBS_mailroom-lspawn  := $(CDB) $(SKA)
-LIBS_mailroom-local   := $(CDB) $(SKA)
+LIBS_mailroom-local   := $(STATIC) $(CDB) $(SKA)
 LIBS_mailroom-newu    := $(CDB) $(SKA)
-LIBS_mailroom-popup   := $(SKA)
-LIBS_mailroom-pop3d   := $(SKA)
+LIBS_mailroom-popup   := $(STATIC) $(SKA)
+LIBS_mailroom-pop3d   := $(STATIC) $(SKA)
 LIBS_mailroom-checkpassword := $(CDB) $(SKA) -lcrypt
 LIBS_mailroom-passwd  := $(CDB) $(SKA) -lcrypt
 # mailroom-smtpd is linked statically: one runs per connection, and its memory stays
 # under 2 MB that way (the shared libc alone maps more); it reads /etc/passwd itself,
 # never getpwnam (smtpd/smtpd_rcpt.c). Not with SANITIZE=1: sanitizers need the dynamic runtime.
-LIBS_mailroom-smtpd   := $(if $(filter 1,$(SANITIZE)),,-static) $(CDB) $(SKA)
+LIBS_mailroom-smtpd   := $(STATIC) $(CDB) $(SKA)
 LIBS_mailroom-newcontrol := $(CDB) $(SKA)
 LIBS_mailroom-qstat   := $(SKA)
 LIBS_mailroom-qread   := $(SKA)

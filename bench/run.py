@@ -466,6 +466,10 @@ def fig_pop3(mr, sizes, retr):
             note = '' if nlist == total and nuidl == total else 'LIST %d, UIDL %d lines' % (nlist, nuidl)
             R.add(7, 'pop3 %d: login+STAT+LIST+UIDL' % total, t_list, 's', total / t_list, note + (
                 '; login %.3f s' % t_login).lstrip('; '))
+            # the login is the password hash's cost (yescrypt, default cost) and the exec chain;
+            # the Maildir's size shows in what follows it
+            R.add(7, 'pop3 %d: STAT+LIST+UIDL after login' % total, t_list - t_login, 's',
+                  total / max(t_list - t_login, 1e-6))
             pids = [q for q in inst.instance_procs('mailroom-pop3d')]
             if total == sizes[0]:
                 nr = min(retr, total)
