@@ -26,6 +26,10 @@ SANITIZE ?= $(MRTEST_SANITIZE)
 SANLOG := /tmp/mailroom-sanlog.$(firstword $(shell printf %s '$(CURDIR)' | cksum))
 SAN_OBJ :=
 ifeq ($(SANITIZE),1)
+# clang: with gcc 12, UBSan's runtime beside ASan's ignores log_path (observed: its reports
+# go to stderr only, which for a program under tcpserver is the client's socket or a log).
+SAN_CC ?= clang
+CC := $(SAN_CC)
 CFLAGS_BASE += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 SAN_OBJ := build/obj/sanopts.o
