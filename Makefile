@@ -15,6 +15,7 @@ HOME_DIR := $(if $(filter /%,$(HOME_RAW)),$(HOME_RAW),$(CURDIR)/$(HOME_RAW))
 
 WARN := -Wall -Wextra -Werror -Wvla -Wno-unused-parameter
 CFLAGS_BASE := -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -O2 -g -Ilib -Ibuild
+RELEASE_CC := $(CC)
 RELEASE_CFLAGS := $(CFLAGS_BASE) $(WARN) $(CFLAGS)
 # A make started by a test (make relink) gets no MAKEFLAGS from `make check SANITIZE=1`
 # (TESTS/lib/mrinst.py drops them): it takes the build's kind from the runner's environment,
@@ -218,10 +219,10 @@ clean:
 # in a SANITIZE=1 tree).
 BENCH_TOOLS := $(patsubst bench/%.c,build/bench/%,$(wildcard bench/*.c))
 build/bench/.flags: FORCE
-	$(call stamp,$@,CC=$(CC) CFLAGS=$(RELEASE_CFLAGS))
+	$(call stamp,$@,CC=$(RELEASE_CC) CFLAGS=$(RELEASE_CFLAGS))
 build/bench/%: bench/%.c build/bench/.flags
 	@mkdir -p build/bench
-	$(CC) $(RELEASE_CFLAGS) -pthread -o $@ $< $(BENCH_LDFLAGS)
+	$(RELEASE_CC) $(RELEASE_CFLAGS) -pthread -o $@ $< $(BENCH_LDFLAGS)
 # static: the RSS before its child's exec counts in the child's peak (bench/peakrss.c)
 build/bench/peakrss: BENCH_LDFLAGS := -static
 .PHONY: bench
