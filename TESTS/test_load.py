@@ -153,13 +153,27 @@ def start_pop3(inst, srv, ip, port):
         raise RuntimeError('POP3 tcpserver does not listen on %s:%d' % (ip, port))
 
 
+def _line_pool(n=512):
+    """Random body lines, made once: building each body character by character would make
+    the Python clients, not the programs, the bottleneck."""
+    rnd = random.Random(7)
+    out = []
+    for _ in range(n):
+        ln = ''.join(rnd.choice('abcdefghijklmnopqrstuvwxyz .,') for _ in range(rnd.randint(0, 76)))
+        if rnd.random() < 0.05:
+            ln = '.' + ln  # dot-stuffing on the way in and out
+        out.append(ln)
+    return out
+
+
+LINES = _line_pool()
+
+
 def message(mid, box, size):
     body = []
     n = 0
     while n < size:
-        ln = ''.join(random.choice('abcdefghijklmnopqrstuvwxyz .,') for _ in range(random.randint(0, 76)))
-        if random.random() < 0.05:
-            ln = '.' + ln  # dot-stuffing on the way in and out
+        ln = random.choice(LINES)
         body.append(ln)
         n += len(ln) + 2
     return ('From: load@example.org\r\nTo: %s@localhost\r\nSubject: load %s\r\n'
