@@ -4,7 +4,9 @@
    children with an environment of their own). Reports go to files in MR_SANLOG, a
    world-writable sticky folder TESTS/run.sh scans after each test file, because a program's
    stderr is often a log nobody reads or a socket to an SMTP client. An ASAN_OPTIONS or
-   UBSAN_OPTIONS in the environment still overrides these. */
+   UBSAN_OPTIONS in the environment still overrides these. Both name the same files
+   (MR_SANLOG/san.PROGRAM.PID): in clang's runtime the two share log_path, the last one read
+   wins, and a LeakSanitizer report in a file named ubsan would mislead. */
 
 #include <unistd.h>
 
@@ -21,11 +23,11 @@ char const *__asan_default_options(void)
      dumpable): there it would make every run fail, so leaks go unchecked in mailroom-queue
      alone. Reports name the program: log_exe_name. */
   if (getuid() != geteuid() || getgid() != getegid())
-    return "log_path=" MR_SANLOG "/asan:log_exe_name=1:detect_leaks=0";
-  return "log_path=" MR_SANLOG "/asan:log_exe_name=1";
+    return "log_path=" MR_SANLOG "/san:log_exe_name=1:detect_leaks=0";
+  return "log_path=" MR_SANLOG "/san:log_exe_name=1";
 }
 
 char const *__ubsan_default_options(void)
 {
-  return "log_path=" MR_SANLOG "/ubsan:log_exe_name=1:print_stacktrace=1";
+  return "log_path=" MR_SANLOG "/san:log_exe_name=1:print_stacktrace=1";
 }
