@@ -135,7 +135,7 @@ def t_bulk(inst):
         poke(inst)
         d = disk(inst)
         return len(d) == N + 10 and all(e['where'] == 'mess' and not e.get('partial') and e['rcpts'] and e['rcpts'][0][2] >= 1 for e in d.values())
-    ok = wait(settled, 60, 0.3)
+    ok = wait(settled, 60 * mrinst.SLOW, 0.3)
     info('bulk: %d messages queued and deferred in %.1f s' % (N + 10, time.monotonic() - t0))
     R.check('bulk: all picked up and deferred once', ok, 'queue: %d' % len(disk(inst)))
 
