@@ -8,7 +8,7 @@
 # counts as one FAIL. Its stderr goes to build/test-logs/NAME.err (tail shown on failure).
 #
 # Environment: TESTS=pattern runs only the files whose path matches *pattern* (a glob);
-# TEST_TIMEOUT=seconds per file (default 600). `make check SANITIZE=1` sets MRTEST_SANITIZE=1
+# TEST_TIMEOUT=seconds per file (default 600, 1800 with MRTEST_SANITIZE=1). `make check SANITIZE=1` sets MRTEST_SANITIZE=1
 # and MRTEST_SANLOG, the folder where the sanitized programs write their ASan/UBSan reports
 # (TESTS/sanitize/sanopts.c): after each file, every report there is a FAIL of that file,
 # shown and moved to build/test-logs/sanitizer/.
@@ -17,6 +17,9 @@ shopt -s nullglob lastpipe
 cd "$(dirname "$0")/.." || exit 111
 
 limit=${TEST_TIMEOUT:-600}
+# sanitized programs are several times slower (mrinst.SLOW stretches a test's own bounds x5):
+# the default per-file limit stretches x3
+[ "${MRTEST_SANITIZE:-}" = 1 ] && [ -z "${TEST_TIMEOUT:-}" ] && limit=1800
 pattern=${TESTS:-}
 budget=1200 # the whole `make check` must stay under 20 minutes on 2 cores
 logdir=build/test-logs
