@@ -211,7 +211,7 @@ def t_requeue(inst, held):
     # the manager tries at once: every message not held is deferred a second time
     def retried():
         return len(re.findall(r'^defer msg=\S+ .*attempts=2 ', log_since(inst, mark), re.M)) >= N + 10 - len(held)
-    ok = wait(retried, 30)
+    ok = wait(retried, 30 * mrinst.SLOW)
     lg = log_since(inst, mark)
     R.check('requeue: manager tried every message at once (log)', ok,
             '%d defers attempts=2' % len(re.findall(r'attempts=2', lg)))
