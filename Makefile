@@ -15,9 +15,25 @@ HOME_DIR := $(if $(filter /%,$(HOME_RAW)),$(HOME_RAW),$(CURDIR)/$(HOME_RAW))
 
 WARN := -Wall -Wextra -Werror -Wvla -Wno-unused-parameter
 CFLAGS_BASE := -std=c11 -D_DEFAULT_SOURCE -D_GNU_SOURCE -O2 -g -Ilib -Ibuild
+RELEASE_CC := $(CC)
+RELEASE_CFLAGS := $(CFLAGS_BASE) $(WARN) $(CFLAGS)
+# A make started by a test (make relink) gets no MAKEFLAGS from `make check SANITIZE=1`
+# (TESTS/lib/mrinst.py drops them): it takes the build's kind from the runner's environment,
+# or it would relink every object without sanitizers in the middle of the run.
+SANITIZE ?= $(MRTEST_SANITIZE)
+# SANITIZE=1: every program under ASan and UBSan. Reports go to files in SANLOG (see
+# TESTS/sanitize/sanopts.c, linked into each program); TESTS/run.sh fails a test file that
+# leaves one there. One folder per checkout, in /tmp so that every uid can reach it.
+SANLOG := /tmp/mailroom-sanlog.$(firstword $(shell printf %s '$(CURDIR)' | cksum))
+SAN_OBJ :=
 ifeq ($(SANITIZE),1)
+# clang: with gcc 12, UBSan's runtime beside ASan's ignores log_path (observed: its reports
+# go to stderr only, which for a program under tcpserver is the client's socket or a log).
+SAN_CC ?= clang
+CC := $(SAN_CC)
 CFLAGS_BASE += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
+SAN_OBJ := build/obj/sanopts.o
 endif
 ALL_CFLAGS := $(CFLAGS_BASE) $(WARN) $(CFLAGS)
 
@@ -90,11 +106,25 @@ build/auto_home.c: FORCE
 	@t=$@.new.$$$$; printf 'char const auto_home[] = "%s";\n' '$(HOME_DIR)' > $$t && \
 	  if cmp -s $$t $@; then rm -f $$t; else mv -f $$t $@; fi
 
-build/obj/auto_home.o: build/auto_home.c
+# The flags every object and binary is made with, rewritten only when they change: switching
+# between `make` and `make SANITIZE=1` (or another CC or CFLAGS) rebuilds what they touch,
+# instead of linking release objects with sanitized ones.
+# build/fuzz/.flags and build/bench/.flags do the same for the fuzz targets and bench tools,
+# whose flags do not depend on SANITIZE.
+stamp = @mkdir -p $(dir $(1)) && printf '%s\n' '$(2)' > $(1).new && \
+  if cmp -s $(1).new $(1); then rm -f $(1).new; else mv $(1).new $(1); fi
+build/.flags: FORCE
+	$(call stamp,$@,CC=$(CC) CFLAGS=$(ALL_CFLAGS) LDFLAGS=$(LDFLAGS) SANLOG=$(if $(SAN_OBJ),$(SANLOG)))
+
+build/obj/auto_home.o: build/auto_home.c build/.flags
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-build/obj/%.o: %.c build/.deps
+build/obj/sanopts.o: TESTS/sanitize/sanopts.c build/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DMR_SANLOG='"$(SANLOG)"' -c -o $@ $<
+
+build/obj/%.o: %.c build/.deps build/.flags
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -106,9 +136,9 @@ build/libmr.a: $(LIB_OBJ)
 define folder_rules
 build/$(1).a: $(patsubst %.c,build/obj/%.o,$(call mods,$(1))) build/obj/lib/.keep
 	@rm -f $$@; ar rcs $$@ $$(filter %.o,$$^)
-build/bin/%: build/obj/$(1)/%.o build/$(1).a build/libmr.a
+build/bin/%: build/obj/$(1)/%.o build/$(1).a build/libmr.a $(SAN_OBJ) build/.flags
 	@mkdir -p build/bin
-	$$(CC) $$(LDFLAGS) -o $$@ $$< build/$(1).a build/libmr.a $$(LIBS_$$*)
+	$$(CC) $$(LDFLAGS) -o $$@ $$< $(SAN_OBJ) build/$(1).a build/libmr.a $$(LIBS_$$*)
 endef
 $(foreach f,$(FOLDERS),$(eval $(call folder_rules,$(f))))
 build/obj/lib/.keep:
@@ -131,7 +161,7 @@ relink: all
 	@$(CC) $(ALL_CFLAGS) -c -o '$(RELINK_OUT)/auto_home.o' '$(RELINK_OUT)/auto_home.c'
 	@rm -f '$(RELINK_OUT)/libmr.a' && cp build/libmr.a '$(RELINK_OUT)/libmr.a' && ar rcs '$(RELINK_OUT)/libmr.a' '$(RELINK_OUT)/auto_home.o'
 	@for f in $(FOLDERS); do for m in $$f/mailroom-*.c; do [ -e "$$m" ] || continue; p=$$(basename $$m .c); \
-	  $(CC) $(LDFLAGS) -o '$(RELINK_OUT)'/$$p build/obj/$$f/$$p.o build/$$f.a '$(RELINK_OUT)/libmr.a' $$(make -s --no-print-directory print-libs P=$$p) || exit 1; done; done
+	  $(CC) $(LDFLAGS) -o '$(RELINK_OUT)'/$$p build/obj/$$f/$$p.o $(SAN_OBJ) build/$$f.a '$(RELINK_OUT)/libmr.a' $$(make -s --no-print-directory print-libs P=$$p) || exit 1; done; done
 	@ln -sf mailroom-inject '$(RELINK_OUT)/sendmail'
 	@ln -sf mailroom-qread '$(RELINK_OUT)/mailq'
 
@@ -142,9 +172,9 @@ print-libs:
 UNIT_SRC := $(wildcard TESTS/unit/test_*.c)
 UNIT_BINS := $(patsubst TESTS/unit/%.c,build/test/%,$(UNIT_SRC))
 FOLDER_ARCHIVES := $(foreach f,$(FOLDERS),build/$(f).a)
-build/test/%: build/obj/TESTS/unit/%.o $(FOLDER_ARCHIVES) build/libmr.a
+build/test/%: build/obj/TESTS/unit/%.o $(FOLDER_ARCHIVES) build/libmr.a $(SAN_OBJ) build/.flags
 	@mkdir -p build/test
-	$(CC) $(LDFLAGS) -o $@ $< $(FOLDER_ARCHIVES) build/libmr.a $(CDB) $(SKA)
+	$(CC) $(LDFLAGS) -o $@ $< $(SAN_OBJ) $(FOLDER_ARCHIVES) build/libmr.a $(CDB) $(SKA)
 
 unit: all $(UNIT_BINS)
 
@@ -158,16 +188,18 @@ FUZZ_SRC := $(wildcard TESTS/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst TESTS/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 FUZZ_MOD_SRC := $(LIB_SRC) $(foreach f,$(FOLDERS),$(call mods,$(f)))
 FUZZ_MOD_OBJ := $(patsubst %.c,build/fuzz/obj/%.o,$(FUZZ_MOD_SRC)) build/fuzz/obj/auto_home.o
-build/fuzz/obj/%.o: %.c build/.deps
+build/fuzz/.flags: FORCE
+	$(call stamp,$@,CC=$(FUZZ_CC) CFLAGS=$(FUZZ_FLAGS) LIBS=$(CDB) $(SKA))
+build/fuzz/obj/%.o: %.c build/.deps build/fuzz/.flags
 	@mkdir -p $(dir $@)
 	@$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 build/fuzz/obj/remote/%.o: FUZZ_FLAGS += $(OWFAT_INC)
-build/fuzz/obj/auto_home.o: build/auto_home.c
+build/fuzz/obj/auto_home.o: build/auto_home.c build/fuzz/.flags
 	@mkdir -p $(dir $@)
 	@$(FUZZ_CC) $(FUZZ_FLAGS) -c -o $@ $<
 build/fuzz/mods.a: $(FUZZ_MOD_OBJ)
 	@rm -f $@; ar rcs $@ $^
-build/fuzz/%: TESTS/fuzz/%.c build/fuzz/mods.a
+build/fuzz/%: TESTS/fuzz/%.c build/fuzz/mods.a build/fuzz/.flags
 	@$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/mods.a $(CDB) $(SKA)
 fuzz-build: all $(FUZZ_BINS)
 fuzz: fuzz-build
@@ -183,18 +215,21 @@ run: setup
 	@bash lib/sh/run.sh '$(HOME_DIR)'
 
 check: all $(UNIT_BINS) $(FUZZ_BINS)
-	@MRTEST_SANITIZE=$(SANITIZE) bash TESTS/run.sh
+	@MRTEST_SANITIZE=$(SANITIZE) MRTEST_SANLOG=$(if $(SAN_OBJ),$(SANLOG)) bash TESTS/run.sh
 
 clean:
 	rm -rf build
 
 # --- the benchmark (issue 8): `make bench`, `make bench COMPARE=postfix`, BENCH_SCALE=0.1 ----
 # bench/*.c are the harness's own tools (fsync floor, SMTP load client, peak-RSS wrapper),
-# built into build/bench with the release flags of the programs (-O2, no sanitizers).
+# built into build/bench with the release flags of the programs (-O2, no sanitizers, even
+# in a SANITIZE=1 tree).
 BENCH_TOOLS := $(patsubst bench/%.c,build/bench/%,$(wildcard bench/*.c))
-build/bench/%: bench/%.c
+build/bench/.flags: FORCE
+	$(call stamp,$@,CC=$(RELEASE_CC) CFLAGS=$(RELEASE_CFLAGS))
+build/bench/%: bench/%.c build/bench/.flags
 	@mkdir -p build/bench
-	$(CC) $(ALL_CFLAGS) -pthread -o $@ $< $(BENCH_LDFLAGS)
+	$(RELEASE_CC) $(RELEASE_CFLAGS) -pthread -o $@ $< $(BENCH_LDFLAGS)
 # static: the RSS before its child's exec counts in the child's peak (bench/peakrss.c)
 build/bench/peakrss: BENCH_LDFLAGS := -static
 # --- the crash test (issue 7): `make torture` is the long run (>= 200 SIGKILLs, a few

@@ -8,17 +8,34 @@
 # counts as one FAIL. Its stderr goes to build/test-logs/NAME.err (tail shown on failure).
 #
 # Environment: TESTS=pattern runs only the files whose path matches *pattern* (a glob);
-# TEST_TIMEOUT=seconds per file (default 600).
+# TEST_TIMEOUT=seconds per file (default 600, 1800 with MRTEST_SANITIZE=1). `make check SANITIZE=1` sets MRTEST_SANITIZE=1
+# and MRTEST_SANLOG, the folder where the sanitized programs write their ASan/UBSan reports
+# (TESTS/sanitize/sanopts.c): after each file, every report there is a FAIL of that file,
+# shown and moved to build/test-logs/sanitizer/.
 set -u
 shopt -s nullglob lastpipe
 cd "$(dirname "$0")/.." || exit 111
 
 limit=${TEST_TIMEOUT:-600}
+# sanitized programs are several times slower (mrinst.SLOW stretches a test's own bounds x5):
+# the default per-file limit stretches x3
+[ "${MRTEST_SANITIZE:-}" = 1 ] && [ -z "${TEST_TIMEOUT:-}" ] && limit=1800
 pattern=${TESTS:-}
 budget=1200 # the whole `make check` must stay under 20 minutes on 2 cores
 logdir=build/test-logs
 export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in the checkout
 mkdir -p "$logdir" || exit 111
+sanlog=${MRTEST_SANLOG:-}
+if [ -n "$sanlog" ]; then
+  # sticky and world-writable: the programs run as several uids, each writes its own report
+  mkdir -p "$sanlog" "$logdir/sanitizer" && chmod 1777 "$sanlog" || exit 111
+  stale=("$sanlog"/*)
+  if [ ${#stale[@]} -gt 0 ]; then
+    echo "== moving ${#stale[@]} sanitizer reports of an earlier run to $logdir/sanitizer/old"
+    mkdir -p "$logdir/sanitizer/old" && mv -f "${stale[@]}" "$logdir/sanitizer/old/"
+  fi
+fi
+sanreports=0
 
 files=()
 for f in build/test/test_*; do
@@ -66,6 +83,15 @@ for f in "${files[@]}"; do
     echo "$name: FAIL $name: printed no PASS, FAIL or SKIP line"
     ff=$((ff + 1))
   fi
+  if [ -n "$sanlog" ]; then
+    for r in "$sanlog"/*; do
+      [ -f "$r" ] || continue
+      echo "$name: FAIL $name: sanitizer report ${r##*/}"
+      grep -m 12 -E 'ERROR|SUMMARY|runtime error|^    #[0-9] ' "$r" | sed "s|^|$name: report: |"
+      mv -f "$r" "$logdir/sanitizer/$name.${r##*/}"
+      ff=$((ff + 1)) sanreports=$((sanreports + 1))
+    done
+  fi
   if [ "$ff" != 0 ] && [ -s "$err" ]; then
     echo "$name: --- last lines of $err:"
     tail -n 30 "$err" | sed "s|^|$name: stderr: |"
@@ -81,7 +107,11 @@ if [ ${#durations[@]} -gt 0 ]; then
   printf '%s\n' "${durations[@]}" | sort -rn | head -n 10 | sed 's/^/==   /'
 fi
 echo "== total: $total s for ${#durations[@]} files (budget for make check: $budget s)"
-if [ "$total" -gt "$budget" ]; then
+if [ -n "$sanlog" ]; then
+  echo "== sanitizers: $sanreports reports (kept in $logdir/sanitizer/)"
+  # the budget is the plain run's: sanitized programs are several times slower
+  [ "$total" -gt "$budget" ] && echo "== note: the sanitized run took longer than the plain run's $budget s budget (expected)"
+elif [ "$total" -gt "$budget" ]; then
   echo "== WARNING: the tests took longer than the $budget s budget"
 fi
 summary="$pass passed, $fail failed"

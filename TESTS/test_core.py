@@ -261,7 +261,8 @@ def t_crash(inst, tries=200):
         t = threading.Thread(target=lambda m=msg, fd=mw: res.__setitem__('ok', mrinst._write_all(fd, m)),
                              daemon=True)
         t.start()
-        time.sleep(random.uniform(0.0, 0.020))
+        # sanitized injectors start several times slower: the window stretches with them
+        time.sleep(random.uniform(0.0, 0.020 * mrinst.SLOW))
         p.send_signal(signal.SIGKILL)  # a no-op if it has been reaped; harmless on a zombie
         rc = p.wait(10)
         t.join(10)
@@ -277,14 +278,14 @@ def t_crash(inst, tries=200):
     info('crash: %d injections in %.1f s: %d exited 0, %d killed, %d other %s; %d files in queue/tmp' % (
         tries, secs, len(ok), len(killed), len(other), other[:5], tmpleft))
     if len(ok) < 10 or len(killed) < 10:
-        info('crash: NOTE few injectors %s: the 0-20 ms delays suit this machine badly' % (
-            'exited 0' if len(ok) < 10 else 'were killed'))
+        info('crash: NOTE few injectors %s: the 0-%d ms delays suit this machine badly' % (
+            'exited 0' if len(ok) < 10 else 'were killed', 20 * mrinst.SLOW))
     R.check('crash: every injector exits 0 or is killed (no other status)', not other,
             'other statuses (serial, status): %s' % other[:10])
 
     # every exit-0 message must arrive; killed ones may or may not. Wait for the queue to drain.
-    n, _ = inst.wait_for(len(ok), 60.0, box)
-    inst.wait_queue_empty(30.0)
+    n, _ = inst.wait_for(len(ok), 60.0 * mrinst.SLOW, box)
+    inst.wait_queue_empty(30.0 * mrinst.SLOW)
     time.sleep(0.5)
     got, bad = {}, []
     for f in inst.maildir_files(box):
@@ -610,7 +611,7 @@ def t_burst(inst, n=5000, loops=4):
     share = at_end / n
     R.check(label, not stalls and share >= 0.2,
             'no delivery in windows %s; %.0f%% delivered by the end of the burst' % (stalls[:5], 100 * share))
-    got, secs2 = inst.wait_for(n - fails, 240.0, box, interval=0.2)
+    got, secs2 = inst.wait_for(n - fails, 240.0 * mrinst.SLOW, box, interval=0.2)
     total = time.monotonic() - t_end + secs
     info('burst: %d delivered %.1f s after the burst ended (%.0f msg/s overall)' % (got, secs2, got / total))
     ser = serials(inst, box, 'burst')

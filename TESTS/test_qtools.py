@@ -135,7 +135,7 @@ def t_bulk(inst):
         poke(inst)
         d = disk(inst)
         return len(d) == N + 10 and all(e['where'] == 'mess' and not e.get('partial') and e['rcpts'] and e['rcpts'][0][2] >= 1 for e in d.values())
-    ok = wait(settled, 60, 0.3)
+    ok = wait(settled, 60 * mrinst.SLOW, 0.3)
     info('bulk: %d messages queued and deferred in %.1f s' % (N + 10, time.monotonic() - t0))
     R.check('bulk: all picked up and deferred once', ok, 'queue: %d' % len(disk(inst)))
 
@@ -211,7 +211,7 @@ def t_requeue(inst, held):
     # the manager tries at once: every message not held is deferred a second time
     def retried():
         return len(re.findall(r'^defer msg=\S+ .*attempts=2 ', log_since(inst, mark), re.M)) >= N + 10 - len(held)
-    ok = wait(retried, 30)
+    ok = wait(retried, 30 * mrinst.SLOW)
     lg = log_since(inst, mark)
     R.check('requeue: manager tried every message at once (log)', ok,
             '%d defers attempts=2' % len(re.findall(r'attempts=2', lg)))

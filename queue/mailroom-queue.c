@@ -231,16 +231,6 @@ static void report_id(qctx const *q)
   if (write(3, line, n) < 0) strerr_warnwusys("report the queue id on fd 3");
 }
 
-#ifndef __has_feature
-#define __has_feature(x) 0
-#endif
-#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
-/* Sanitizer builds only: LeakSanitizer must ptrace its own process, which a setuid process
-   may not (it is not dumpable), so it would make every injection fail. ASan stays on. */
-char const *__asan_default_options(void);
-char const *__asan_default_options(void) { return "detect_leaks=0"; }
-#endif
-
 int main(int argc, char const *const *argv)
 {
   qctx q = { .tmpmade = 0, .newmade = 0 };

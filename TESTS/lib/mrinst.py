@@ -35,7 +35,18 @@ CHECKOUT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__
 IS_ROOT = os.geteuid() == 0
 # make check SANITIZE=1: programs run under ASan/UBSan, several times slower and with shadow
 # memory, so time bounds stretch by SLOW and memory ceilings are not measured.
-SANITIZED = os.environ.get('MRTEST_SANITIZE') == '1'
+# A test run by hand in a tree built with SANITIZE=1 counts as sanitized too: build/.flags
+# says how the tree was built, and `make relink` must link the same way (told so below), or
+# make would rebuild the whole tree without sanitizers under the run.
+def _tree_sanitized():
+    try:
+        with open(os.path.join(CHECKOUT, 'build', '.flags')) as f:
+            return '-fsanitize=' in f.read()
+    except OSError:
+        return False
+
+
+SANITIZED = os.environ.get('MRTEST_SANITIZE') == '1' or _tree_sanitized()
 SLOW = 5 if SANITIZED else 1
 NO_DNS = '127.0.0.254'  # DNSCACHEIP for instances whose test runs no DNS server: nothing answers
 QUEUE_DIRS = ('tmp', 'new', 'mess', 'info')
@@ -205,7 +216,7 @@ class Instance:
             os.chmod(self.home, 0o755)
             self.build = os.path.join(self.home, '.build')
             r = subprocess.run(['make', '-s', 'relink', 'RELINK_HOME=' + self.home,
-                                'RELINK_OUT=' + self.build],
+                                'RELINK_OUT=' + self.build, 'SANITIZE=%s' % ('1' if SANITIZED else '')],
                                cwd=CHECKOUT, env=_make_env(), stdin=subprocess.DEVNULL,
                                capture_output=True, timeout=600)
             if r.returncode != 0:
