@@ -23,6 +23,8 @@
     } \
   } while (0)
 
+#define STEP_MIN 512
+
 /* The normalizer, fed as mailroom-inject feeds it; returns the bytes in out. */
 static size_t normalize(char const *s, size_t n, size_t chunk, int flagi, char *out)
 {
@@ -70,7 +72,11 @@ static void inject_side(char const *s, size_t n, size_t chunk, int flagi)
   stralloc out = STRALLOC_ZERO;
   if (!buf) return;
   bn = normalize(s, n, chunk, flagi, buf);
-  /* the split as the bytes arrive: once decided, more bytes must not change it */
+  /* the split as the bytes arrive: once decided, more bytes must not change it. The split
+     starts over at every call, so steps of at least STEP_MIN keep this run linear (a
+     sender trickling single bytes into sendmail makes its own reads quadratic, at most
+     INJECT_HDR_MAX^2 / 2 byte looks: seconds of its own CPU, nothing for others). */
+  if (chunk < STEP_MIN) chunk = STEP_MIN;
   for (have = chunk < bn ? chunk : bn;; have = have + chunk < bn ? have + chunk : bn) {
     if (inject_hdr_split(buf, have, have == bn, &sp)) break;
     FAIL_IF(have == bn);
