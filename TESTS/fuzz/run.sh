@@ -16,7 +16,8 @@ case $secs in ''|*[!0-9]*) echo "fuzz: bad seconds '$secs'" >&2; exit 100 ;; esa
 mkdir -p "build/fuzz/corpus/$n" build/fuzz/artifacts build/fuzz/logs "TESTS/fuzz/$n"
 log=build/fuzz/logs/$n.$(date -u +%Y%m%dT%H%M%S).log
 commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD -- 2>/dev/null || commit=$commit+dirty
+# the log itself is no change to the code that ran
+git diff --quiet HEAD -- . ':!TESTS/fuzz/RUNLOG' 2>/dev/null || commit=$commit+dirty
 echo "fuzz: $n for ${secs}s, log $log"
 start=$(date +%s)
 nice -n 19 "$b" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
