@@ -88,7 +88,7 @@ LIB_OBJ := $(patsubst lib/%.c,build/obj/lib/%.o,$(LIB_SRC)) build/obj/auto_home.
 mods = $(filter-out $(1)/mailroom-%.c,$(wildcard $(1)/*.c))
 ALL_SRC := $(LIB_SRC) $(foreach f,$(FOLDERS),$(wildcard $(f)/*.c)) $(wildcard TESTS/unit/*.c)
 
-.PHONY: all deps setup run check unit clean relink print-libs fuzz fuzz-build FORCE
+.PHONY: all deps setup run check unit clean relink print-libs fuzz fuzz-build fuzz-run fuzz-merge FORCE
 all: build/.deps $(BINS)
 
 build/.deps: lib/sh/deps.sh
@@ -202,10 +202,20 @@ build/fuzz/mods.a: $(FUZZ_MOD_OBJ)
 build/fuzz/%: TESTS/fuzz/%.c build/fuzz/mods.a build/fuzz/.flags
 	@$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/mods.a $(CDB) $(SKA)
 fuzz-build: all $(FUZZ_BINS)
+# FUZZ_ONLY="a b" runs only those targets; each run appends a line to TESTS/fuzz/RUNLOG.
+# fuzz-run runs without building first (for runs that go on while the tree is edited).
+FUZZ_ONLY ?= $(patsubst build/fuzz/fuzz_%,%,$(FUZZ_BINS))
 fuzz: fuzz-build
-	@for b in $(FUZZ_BINS); do n=$${b#build/fuzz/fuzz_}; mkdir -p build/fuzz/corpus/$$n; \
-	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-	  $$b -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 build/fuzz/corpus/$$n TESTS/fuzz/$$n 2>&1 | tail -n 3 || exit 1; done
+	@$(MAKE) --no-print-directory fuzz-run
+fuzz-run:
+	@for n in $(FUZZ_ONLY); do bash TESTS/fuzz/run.sh $$n $(FUZZ_SECONDS) || exit 1; done
+# Adds to TESTS/fuzz/NAME the inputs of the grown corpus that reach new coverage (libFuzzer
+# -merge=1), so the committed corpus stays small for `make check`'s replay.
+fuzz-merge:
+	@mkdir -p build/fuzz/logs; for n in $(FUZZ_ONLY); do mkdir -p build/fuzz/corpus/$$n; \
+	  nice -n 19 build/fuzz/fuzz_$$n -merge=1 -use_counters=0 -timeout=10 -rss_limit_mb=2048 TESTS/fuzz/$$n build/fuzz/corpus/$$n \
+	    >build/fuzz/logs/merge-$$n.log 2>&1 || { tail -n 5 build/fuzz/logs/merge-$$n.log; exit 1; }; \
+	  echo "fuzz-merge: $$n: $$(ls TESTS/fuzz/$$n | wc -l) files, $$(cat TESTS/fuzz/$$n/* | wc -c) bytes"; done
 
 # --- the instance ---------------------------------------------------------------------------
 setup: all

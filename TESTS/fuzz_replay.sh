@@ -18,7 +18,10 @@ for b in build/fuzz/fuzz_*; do
   if out=$(printf '%s\n' "$files" | xargs -d '\n' timeout 300 "$b" -runs=0 2>&1); then
     echo "PASS fuzz corpus $n: $count inputs replayed"
   else
-    echo "FAIL fuzz corpus $n: $(printf '%s\n' "$out" | grep -m 3 -E 'ERROR|SUMMARY|runtime error' | tr '\n' ' ')"
+    # a trap of a target's own check prints its file:line; anything else, the last line
+    why=$(printf '%s\n' "$out" | grep -m 3 -E 'ERROR|SUMMARY|runtime error|fuzz_.*\.c:[0-9]+:' | tr '\n' ' ')
+    [ -n "$why" ] || why=$(printf '%s\n' "$out" | tail -n 1)
+    echo "FAIL fuzz corpus $n: $why"
     status=1
   fi
 done

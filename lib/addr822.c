@@ -222,6 +222,9 @@ int addr822_parse(char const *s, size_t len, char *out, size_t outmax, size_t *o
     if (inangle) goto einval;
     if (t.type == T_END) r = 1;
     if (!words) continue; /* an empty mailbox: ",,", "list:;", a trailing comma */
+    /* angle() can fail before addrspec() marks where this address starts: the bytes
+       used on error must not drop the addresses already counted */
+    e.start = e.len;
     if ((hasangle ? angle(s, from, to, &e) : addrspec(s, from, to, &e)) < 0) {
       *outlen = e.start;
       return -1;

@@ -77,6 +77,11 @@ int control_readline(char const *file, char *s, size_t n, char const *def)
     free(buf);
     return (errno = EOVERFLOW, -1);
   }
+  /* a NUL would cut the value short unseen: "\0" + "junk" would read as the number 0 */
+  if (memchr(buf, 0, l)) {
+    free(buf);
+    return (errno = EINVAL, -1);
+  }
   memcpy(s, buf, l);
   s[l] = 0;
   free(buf);

@@ -8,7 +8,7 @@
 
 /* First line of file, without trailing spaces/tabs/CR; into s (size n, NUL-terminated).
    Returns 1 read, 0 missing or empty (s gets def, which may be 0 for ""), -1 error
-   (errno; EOVERFLOW if the line is longer than n - 1). */
+   (errno; EOVERFLOW if the line is longer than n - 1, EINVAL if it holds a NUL). */
 extern int control_readline(char const *file, char *s, size_t n, char const *def);
 /* First line as an unsigned number. 1 read, 0 missing (*u = def), -1 error (EINVAL if
    not a number). */

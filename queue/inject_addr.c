@@ -95,7 +95,8 @@ static int add(stralloc *sa, char const *a, size_t len, char const *defhost, cha
   size_t base = sa->len;
   /* An empty address stays empty: qualified, it would pass for "@host". */
   if (len && !inject_addr_qualify(sa, a, len, defhost)) return -1;
-  *why = inject_addr_bad(sa->s + base, sa->len - base);
+  /* sa->s is still 0 when nothing was ever added: 0 + 0 is undefined behaviour */
+  *why = inject_addr_bad(len ? sa->s + base : "", sa->len - base);
   if (*why) {
     sa->len = base;
     return 1;

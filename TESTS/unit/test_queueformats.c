@@ -151,6 +151,12 @@ static void control_tests(void)
           !control_haslinecase(lines, n, "x", 1),
         "control: lines, comments, case, NUL lines dropped");
   free(lines);
+  /* found by TESTS/fuzz/fuzz_control: a NUL cut the line, and "\0junk" read as 0 */
+  fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  check(write(fd, "\0" "12a\n", 5) == 5, "control: write 5");
+  close(fd);
+  check(control_readulong(path, &u, 7) < 0 && errno == EINVAL, "control: a NUL in a number's line is an error");
+  check(control_readline(path, s, sizeof s, 0) < 0 && errno == EINVAL, "control: a NUL in a line is an error");
   unlink(path);
   rmdir(dir);
 }
