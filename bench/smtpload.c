@@ -182,7 +182,7 @@ static unsigned long num(char const *s, unsigned long max)
   return x;
 }
 
-static void usage(void)
+static _Noreturn void usage(void)
 {
   fprintf(stderr, "usage: smtpload [-c CONC] [-m PERCONN] [-s SIZE] [-r RCPTS] [-t SECS] IP PORT COUNT FROM RCPT\n");
   exit(100);

@@ -13,7 +13,7 @@
 
 #define USAGE "mailroom-qread [ --json ] [ --all ]"
 
-static void die_usage(void) { strerr_dieusage(100, USAGE); }
+static _Noreturn void die_usage(void) { strerr_dieusage(100, USAGE); }
 
 static char const *statename(struct qt_msg const *m, unsigned i)
 {

@@ -20,7 +20,7 @@
 #define TOP_DEFAULT 10
 #define TOP_MAX 100000
 
-static void die_usage(void) { strerr_dieusage(100, USAGE); }
+static _Noreturn void die_usage(void) { strerr_dieusage(100, USAGE); }
 
 static void endline(struct rpt *r, char *line, size_t len, int over)
 {

@@ -48,7 +48,7 @@ static char *readinfo(char const *id, size_t *len)
     got += (size_t)r;
   }
   close(fd);
-  if (got < QT_INFO_HEADER || memcmp(buf, "MRI1 ", 5) || (got - QT_INFO_HEADER) % QT_INFO_RECORD) {
+  if (got < QT_INFO_HEADER || memcmp(buf, "MRI1 ", 5) != 0 || (got - QT_INFO_HEADER) % QT_INFO_RECORD) {
     free(buf);
     return 0;
   }

@@ -45,8 +45,8 @@ struct lspawn {
   size_t reqlen;
 };
 
-static void die_read(void) { strerr_diefu1sys(111, "read requests from mailroom-send"); }
-static void die_proto(void) { strerr_dief1x(111, "protocol error in a request from mailroom-send"); }
+static _Noreturn void die_read(void) { strerr_diefu1sys(111, "read requests from mailroom-send"); }
+static _Noreturn void die_proto(void) { strerr_dief1x(111, "protocol error in a request from mailroom-send"); }
 
 /* One line of printable text for the reply. */
 static size_t clean(char *out, char const *in, size_t len)

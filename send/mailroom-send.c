@@ -23,10 +23,10 @@
 #define TMPSCAN_EVERY 10 /* seconds between looks at queue/tmp: as often as send_scan.c's
                             TMP_DEAD_AGE, so a dead injector's file goes within 20 s */
 
-static void die_root(void) { strerr_dief1x(111, "refusing to run as root"); }
-static void die_fds(void) { strerr_dief1x(111, "fds 3 and 4 must be the pipes to mailroom-lspawn (run mailroom-start)"); }
-static void die_trigger(void) { strerr_diefu1sys(111, "open queue/lock/trigger"); }
-static void die_spawner(char const *c) { strerr_dief3x(111, "the ", c, " spawner went away"); }
+static _Noreturn void die_root(void) { strerr_dief1x(111, "refusing to run as root"); }
+static _Noreturn void die_fds(void) { strerr_dief1x(111, "fds 3 and 4 must be the pipes to mailroom-lspawn (run mailroom-start)"); }
+static _Noreturn void die_trigger(void) { strerr_diefu1sys(111, "open queue/lock/trigger"); }
+static _Noreturn void die_spawner(char const *c) { strerr_dief3x(111, "the ", c, " spawner went away"); }
 
 static int isopen(int fd)
 {

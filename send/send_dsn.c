@@ -53,7 +53,7 @@ void dsn_status(char const *text, int delayed, char *out)
   if (isdig(t[0]) && isdig(t[1]) && isdig(t[2]) && (t[3] == ' ' || t[3] == '-')) t += 4;
   l = enhanced(t);
   if (!l) {
-    strcpy(out, delayed ? "4.0.0" : "5.0.0");
+    memcpy(out, delayed ? "4.0.0" : "5.0.0", sizeof "4.0.0");
     return;
   }
   memcpy(out, t, l);

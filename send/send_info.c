@@ -110,7 +110,7 @@ int info_load(struct msg *m)
     got += (size_t)r;
   }
   close(fd);
-  if (got != len || memcmp(buf, "MRI1 ", 5) || buf[INFO_HEADER - 1] != '\n' || num(buf + 25, 8, &ok) != m->nrcpt ||
+  if (got != len || memcmp(buf, "MRI1 ", 5) != 0 || buf[INFO_HEADER - 1] != '\n' || num(buf + 25, 8, &ok) != m->nrcpt ||
       !ok)
     goto bad;
   {

@@ -42,11 +42,11 @@ int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
   len = size - 2;
 
   o = run(in, len, 0, 0, 0, &olen);
-  if (olen < 3 || memcmp(o + olen - 3, ".\r\n", 3) || (olen > 3 && memcmp(o + olen - 5, "\r\n", 2))) __builtin_trap();
+  if (olen < 3 || memcmp(o + olen - 3, ".\r\n", 3) != 0 || (olen > 3 && memcmp(o + olen - 5, "\r\n", 2) != 0)) __builtin_trap();
   c = run(in, len, 0, 0, step, &clen);
-  if (clen != olen || memcmp(c, o, olen)) __builtin_trap();
+  if (clen != olen || memcmp(c, o, olen) != 0) __builtin_trap();
   tp = run(in, len, 1, lines, step, &tlen);
-  if (tlen > olen || memcmp(tp, o, tlen - 3)) __builtin_trap();
+  if (tlen > olen || memcmp(tp, o, tlen - 3) != 0) __builtin_trap();
 
   /* The file with CRLF made LF, a lone CR at the very end made LF, a last LF added. */
   norm = malloc(len + 2);
@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
     un[w++] = '\n';
     i += ll + 2;
   }
-  if (w != nlen || memcmp(un, norm, nlen)) __builtin_trap();
+  if (w != nlen || memcmp(un, norm, nlen) != 0) __builtin_trap();
   free(o);
   free(c);
   free(tp);
