@@ -74,7 +74,7 @@ static int reply(struct conn *c)
       size_t l = (size_t)(nl - c->buf) + 1;
       int code = -1, last = 0;
       if (l >= 4 && c->buf[0] >= '0' && c->buf[0] <= '9') {
-        code = atoi(c->buf);
+        code = (int)strtol(c->buf, 0, 10);
         last = c->buf[3] != '-';
       }
       memmove(c->buf, c->buf + l, c->len - l);

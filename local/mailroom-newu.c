@@ -89,7 +89,7 @@ static void compile(buffer *b, struct cdb_make *cm)
     if (r < 0) die_write();
     if (r > 0) {
       key[keylen] = 0;
-      strerr_warnw(SRC " line ", num, ": duplicate ", key, ": the first entry wins");
+      strerr_warnw(SRC, " line ", num, ": duplicate ", key, ": the first entry wins");
     }
   }
   num[ulong_fmt(num, ++lineno)] = 0;

@@ -184,7 +184,7 @@ static mode_t cdb_mode(int fd)
   if (geteuid()) return 0600;
   gr = getgrnam(ROLE_AUTH);
   if (!gr) {
-    strerr_warnw("no group " ROLE_AUTH " (make setup as root creates it): ", POP3_PW_CDB, " is 0600, SMTP AUTH cannot read it");
+    strerr_warnw("no group ", ROLE_AUTH, " (make setup as root creates it): ", POP3_PW_CDB, " is 0600, SMTP AUTH cannot read it");
     return 0600;
   }
   if (fchown(fd, (uid_t)-1, gr->gr_gid) < 0) die_write();

@@ -70,7 +70,7 @@ int main(int argc, char const *const *argv)
     else if (!strcmp(argv[i], "--html") && i + 1 < argc) html = argv[++i];
     else if (!strcmp(argv[i], "--top") && i + 1 < argc) {
       if (!uint0_scan(argv[++i], &top) || !top || top > TOP_MAX) die_usage();
-    } else if (!strcmp(argv[i], "-")) nfiles++;
+    } else if (!strcmp(argv[i], "-")) nfiles++; /* NOLINT(bugprone-branch-clone): "-" (stdin) is a file like any non-option, and is said before the option test */
     else if (argv[i][0] == '-') die_usage();
     else nfiles++;
   }

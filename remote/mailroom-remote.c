@@ -26,8 +26,8 @@
 #define RCPT_MAX 100
 #define ADDR_MAX 1000
 #define DOMAIN_MAX 255
-#define SMTPROUTES_MAX (1024 * 1024)
-#define TLSDOMAINS_MAX (1024 * 1024)
+#define SMTPROUTES_MAX ((size_t)1024 * 1024)
+#define TLSDOMAINS_MAX ((size_t)1024 * 1024)
 /* Debian's bundle of the system's trusted CAs (package ca-certificates) */
 #define CAFILE_DEFAULT "/etc/ssl/certs/ca-certificates.crt"
 #define WHY_MAX (REPORT_TEXT_MAX + 1)
@@ -213,7 +213,7 @@ int main(int argc, char **argv)
   errmsg_iam("mailroom-remote");
   if (argc < 5) die_usage();
   if (!getuid() || !geteuid()) die_root();
-  signal(SIGPIPE, SIG_IGN);
+  (void)signal(SIGPIPE, SIG_IGN);
   jb.domain = argv[1];
   jb.nrcpt = (unsigned)(argc - 4);
   if (jb.nrcpt > RCPT_MAX) die(EX_PERM, "more than 100 recipients");

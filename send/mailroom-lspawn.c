@@ -285,7 +285,7 @@ int main(void)
     if (iopause_g(x, n, &tain_infinite) < 0) strerr_diefu1sys(111, "iopause");
     for (unsigned k = base; k < n; k++)
       if (x[k].revents) drain(&l.slot[map[k - base]]);
-    if (!eof && (x[1].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT))) {
+    if (!eof && (x[1].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT))) { /* NOLINT(misc-redundant-expression): skalibs' IOPAUSE_READ and IOPAUSE_EXCEPT both hold POLLHUP */
       ssize_t r = read(0, l.req + l.reqlen, sizeof l.req - l.reqlen);
       if (r < 0 && errno != EINTR && errno != EAGAIN) die_read();
       if (!r) eof = 1;

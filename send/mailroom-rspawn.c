@@ -267,7 +267,7 @@ int main(void)
     if (wx >= 0 && x[wx].revents)
       for (unsigned k = 0; k < RSPAWN_SLOTS && r.pending; k++)
         if (r.slot[k].replylen) flush_reply(&r, k);
-    if (rx >= 0 && (x[rx].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT))) request(&r);
+    if (rx >= 0 && (x[rx].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT))) request(&r); /* NOLINT(misc-redundant-expression): skalibs' IOPAUSE_READ and IOPAUSE_EXCEPT both hold POLLHUP */
     if (x[0].revents & IOPAUSE_READ) {
       while (selfpipe_read() > 0) ;
       reap(&r);

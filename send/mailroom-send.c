@@ -136,7 +136,7 @@ int main(int argc, char const *const *argv)
     }
     for (unsigned k = 2; k < n; k++) {
       struct chan *c = x[k].fd == s.ch[CHAN_LOCAL].rfd ? &s.ch[CHAN_LOCAL] : &s.ch[CHAN_REMOTE];
-      if ((x[k].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT)) && chan_read(&s, c, now) < 0) die_spawner(c->name);
+      if ((x[k].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT)) && chan_read(&s, c, now) < 0) die_spawner(c->name); /* NOLINT(misc-redundant-expression): skalibs' IOPAUSE_READ and IOPAUSE_EXCEPT both hold POLLHUP */
     }
     if (x[n].revents & IOPAUSE_READ) ctl_read(&s, now);
     if (s.ctl.npending) ctl_poll(&s);

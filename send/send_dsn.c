@@ -95,6 +95,7 @@ static int catline(stralloc *sa, char const *s)
 static int catf(stralloc *sa, char const *fmt, char const *a, char const *b)
 {
   char line[512];
+  /* cppcheck-suppress wrongPrintfScanfArgNum ; a format with one %s leaves b over, which C allows (7.21.6.1) */
   snprintf(line, sizeof line, fmt, a, b);
   return cat(sa, line);
 }

@@ -166,7 +166,7 @@ enum smtpd_perr smtpd_addr_parse(char const *s, size_t len, int mail, int utf8, 
     if (!smtpd_utf8_valid(s, len)) return P_BADUTF8;
   }
   /* a route may make the path longer than the address; nothing else can be */
-  if (len > 2 * ENV_ADDR_MAX) return P_LONG;
+  if (len > 2 * (size_t)ENV_ADDR_MAX) return P_LONG;
 
   skip = route_skip(s, len, utf8);
   if (skip == (size_t)-1) return P_ADDR;

@@ -126,7 +126,7 @@ static int passwd_user(char const *name)
     break;
   }
   e = errno;
-  fclose(f);
+  (void)fclose(f); /* read only: nothing to lose */
   errno = e;
   return found;
 }

@@ -56,7 +56,7 @@ int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
     if (in[i] == '\r' && (i + 1 == len || in[i + 1] == '\n')) continue;
     norm[nlen++] = in[i];
   }
-  if (len && in[len - 1] == '\r') norm[nlen++] = '\n';
+  if (len && in[len - 1] == '\r') norm[nlen++] = '\n'; /* NOLINT(bugprone-branch-clone): two cases of the model, each a line */
   else if (nlen && norm[nlen - 1] != '\n') norm[nlen++] = '\n';
   /* The response without its ".\r\n", line by line: no line is ".", stuffed dots removed. */
   for (i = 0, w = 0; i < olen - 3;) {

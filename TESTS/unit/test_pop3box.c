@@ -153,11 +153,11 @@ static void box_cases(struct tally *t)
   if (rename("cur", "cur.x") == 0) {
     check(t, pop3_box_scan(&b) < 0 && errno == ENOENT, "box without cur/ is an error");
     pop3_box_free(&b);
-    rename("cur.x", "cur");
+    check(t, rename("cur.x", "cur") == 0, "cur/ back in place");
   }
   {
     static char cmds[POP3_ERRORS_MAX * 6 + 1];
-    for (int i = 0; i < POP3_ERRORS_MAX; i++) memcpy(cmds + 6 * i, "XXXX\r\n", 6);
+    for (int i = 0; i < POP3_ERRORS_MAX; i++) memcpy(cmds + 6 * (size_t)i, "XXXX\r\n", 6);
     pop3_box_scan(&b);
     session(&b, cmds, &out, &code);
     check(t, code == POP3_EXIT_TOLD && out && strstr(out, "-ERR too many errors"), "session too many errors ends it");

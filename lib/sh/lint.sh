@@ -48,6 +48,14 @@ for f in bench/*.c; do
   # shellcheck disable=SC2086
   add "$f" $cflags -pthread
 done
+# `lint.sh FILE...` checks only those files (they must be among the ones above).
+if [ $# -gt 0 ]; then
+  sel=()
+  for f in "$@"; do
+    for i in "${!files[@]}"; do [ "${files[$i]}" = "$f" ] && sel+=("$f"); done
+  done
+  [ ${#sel[@]} = $# ] || { echo "lint: not a file of the tree's lint set: $*" >&2; exit 100; }
+fi
 {
   echo "["
   n=${#entries[@]}
@@ -56,6 +64,8 @@ done
   done
   echo "]"
 } >"$out/compile_commands.json.new" && mv "$out/compile_commands.json.new" "$out/compile_commands.json" || exit 111
+
+[ $# = 0 ] || files=("${sel[@]}")
 
 # --- cppcheck --------------------------------------------------------------------------------
 # Headers of the system and of skalibs are not given to cppcheck (missingIncludeSystem): it
