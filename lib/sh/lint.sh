@@ -18,6 +18,10 @@ for t in cppcheck clang-tidy; do
   command -v "$t" >/dev/null || { echo "lint: $t not found (make deps installs it)" >&2; exit 111; }
 done
 mkdir -p "$out" || exit 111
+# This run's reports go to a folder of its own, so two runs (a full one and `make lint
+# LINT_FILES=...`) never mix; a full run leaves its reports in build/lint/*.txt.
+run=$(mktemp -d "$out/run.XXXXXX") || exit 111
+trap 'rm -rf "$run"' EXIT
 # remote/'s files include libowfat's headers from the private prefix that `make deps` unpacks.
 [ -d build/owfat/usr/include ] || { echo "lint: build/owfat missing: run make deps first" >&2; exit 111; }
 
@@ -63,7 +67,9 @@ fi
     if ((i + 1 < n)); then echo "${entries[$i]},"; else echo "${entries[$i]}"; fi
   done
   echo "]"
-} >"$out/compile_commands.json.new" && mv "$out/compile_commands.json.new" "$out/compile_commands.json" || exit 111
+} >"$run/compile_commands.json" || exit 111
+# the database stays for editors and for clang-tidy by hand (clang-tidy -p build/lint FILE)
+cp "$run/compile_commands.json" "$out/compile_commands.json.new" && mv "$out/compile_commands.json.new" "$out/compile_commands.json" || exit 111
 
 [ $# = 0 ] || files=("${sel[@]}")
 
@@ -74,33 +80,34 @@ fi
 echo "lint: cppcheck on ${#files[@]} files"
 filter=()
 [ $# = 0 ] || for f in "${files[@]}"; do filter+=("--file-filter=$f"); done
-cppcheck -q -j "$jobs" --project="$out/compile_commands.json" "${filter[@]}" \
+cppcheck -q -j "$jobs" --project="$run/compile_commands.json" "${filter[@]}" \
   '-D_Noreturn=__attribute__((noreturn))' \
   --enable=warning,performance,portability --error-exitcode=1 --inline-suppr \
   --suppress=missingIncludeSystem -i build/ --suppress='*:build/*' \
   --template='{file}:{line}:{column}: {severity}: {message} [{id}]' \
-  --cppcheck-build-dir="$out" >"$out/cppcheck.txt" 2>&1
+  >"$run/cppcheck.txt" 2>&1
 crc=$?
-cat "$out/cppcheck.txt"
-cfind=$(grep -c ': \(error\|warning\|performance\|portability\|style\|information\): ' "$out/cppcheck.txt")
+cat "$run/cppcheck.txt"
+cfind=$(grep -c ': \(error\|warning\|performance\|portability\|style\|information\): ' "$run/cppcheck.txt")
 [ $crc = 0 ] || [ "$cfind" != 0 ] || cfind=1 # a failure without a finding line still fails
 
 # --- clang-tidy ------------------------------------------------------------------------------
 # One process per file, $jobs at a time, each into its own report, joined in file order so
 # the output of two files never interleaves; only our own headers are reported.
 echo "lint: clang-tidy on ${#files[@]} files"
-rm -rf "$out/tidy" && mkdir -p "$out/tidy" || exit 111
+mkdir "$run/tidy" || exit 111
 hf="^$PWD/(lib|queue|send|local|smtpd|pop3d|remote|TESTS|bench)/"
 printf '%s\0' "${files[@]}" |
   xargs -0 -n 1 -P "$jobs" sh -c 'r="$1/tidy/$(echo "$3" | tr / _).txt"
-    clang-tidy -p "$1" --quiet --header-filter="$2" "$3" >"$r" 2>&1 || echo "lint: clang-tidy failed on $3" >>"$r"' sh "$out" "$hf"
-for f in "${files[@]}"; do cat "$out/tidy/$(echo "$f" | tr / _).txt"; done >"$out/clang-tidy.txt"
+    clang-tidy -p "$1" --quiet --header-filter="$2" "$3" >"$r" 2>&1 || echo "lint: clang-tidy failed on $3" >>"$r"' sh "$run" "$hf"
+for f in "${files[@]}"; do cat "$run/tidy/$(echo "$f" | tr / _).txt"; done >"$run/clang-tidy.txt"
 # clang-tidy prints "N warnings generated" for warnings it filtered out (system headers): noise.
-grep -v '^[0-9]* warnings\? \(and [0-9]* errors\? \)\?generated\.$' "$out/clang-tidy.txt"
-tfind=$(grep -c ': \(warning\|error\): ' "$out/clang-tidy.txt")
-tfail=$(grep -c '^lint: clang-tidy failed on ' "$out/clang-tidy.txt")
+grep -v '^[0-9]* warnings\? \(and [0-9]* errors\? \)\?generated\.$' "$run/clang-tidy.txt"
+tfind=$(grep -c ': \(warning\|error\): ' "$run/clang-tidy.txt")
+tfail=$(grep -c '^lint: clang-tidy failed on ' "$run/clang-tidy.txt")
 [ "$tfail" = 0 ] || [ "$tfind" != 0 ] || tfind=$tfail
 
+[ $# != 0 ] || cp "$run/cppcheck.txt" "$run/clang-tidy.txt" "$out/"
 total=$((cfind + tfind))
 echo "lint: ${#files[@]} files, cppcheck $cfind finding(s), clang-tidy $tfind finding(s): $([ $total = 0 ] && echo clean || echo FAILED)"
 [ $total = 0 ]
