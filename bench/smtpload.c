@@ -73,6 +73,7 @@ static int reply(struct conn *c)
     if (nl) {
       size_t l = (size_t)(nl - c->buf) + 1;
       int code = -1, last = 0;
+      /* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): l bytes up to the newline were received */
       if (l >= 4 && c->buf[0] >= '0' && c->buf[0] <= '9') {
         code = (int)strtol(c->buf, 0, 10);
         last = c->buf[3] != '-';

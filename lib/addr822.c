@@ -190,7 +190,7 @@ int addr822_parse(char const *s, size_t len, char *out, size_t outmax, size_t *o
   int ingroup = 0, r = 0;
   *naddr = 0;
   while (!r) {
-    size_t from = pos, to = pos;
+    size_t from = pos, to;
     int inangle = 0, hasangle = 0, words = 0;
     tok t;
     for (;;) {

@@ -146,7 +146,8 @@ int main(int argc, char const *const *argv)
 
   PROG = "mailroom-checkpassword";
   pop3_stderr_check(); /* under inetd fd 2 is the client: no log line may reach it */
-  verify = getenv(TLSD_ENV_VERIFY) && *getenv(TLSD_ENV_VERIFY);
+  z = getenv(TLSD_ENV_VERIFY);
+  verify = z && *z;
   if (argc < 2 && !verify) die_usage();
   len = readfd3(rec);
   rec[len] = 0;

@@ -214,7 +214,7 @@ static void rewrite(struct opts const *o, int fdold, struct pop3_pw *fresh)
         found = 1;
         if (o->op == OP_ADD) die_exists(o->user);
         if (o->op == OP_REMOVE) continue;
-        if (!o->keep) memcpy(pw.hash, fresh->hash, sizeof pw.hash);
+        if (!o->keep) memcpy(pw.hash, fresh->hash, strlen(fresh->hash) + 1);
         fields(o, &pw, 0);
         put(&cm, k, kl, &pw);
         continue;

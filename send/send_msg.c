@@ -58,9 +58,10 @@ struct msg *msg_load(struct send *s, char const *dir, char const *id, int fresh)
   envelope_check(m->env, m->envlen, &(size_t){ 0 });
   for (char const *p = envelope_next(m->env, 0); p; p = envelope_next(m->env, p)) k++;
   m->nrcpt = k;
-  m->rcpt = malloc(k * sizeof *m->rcpt);
-  m->state = malloc(k);
-  m->chan = malloc(k);
+  /* never malloc(0): it may return NULL, which reads as out of memory */
+  m->rcpt = malloc((k ? k : 1) * sizeof *m->rcpt);
+  m->state = malloc(k ? k : 1);
+  m->chan = malloc(k ? k : 1);
   m->attempts = calloc(k, sizeof *m->attempts);
   m->nexttry = calloc(k, sizeof *m->nexttry);
   m->flight = calloc(k, 1);

@@ -65,7 +65,7 @@ static unsigned long readnum(char const *file, unsigned long def)
    xinetd), else "unknown" (a pipe, a test). */
 static void client_ip(char *ip, size_t n)
 {
-  struct sockaddr_storage ss;
+  struct sockaddr_storage ss = { 0 }; /* family 0 (unknown) unless getpeername fills it */
   socklen_t sl = sizeof ss;
   char const *e = getenv("TCPREMOTEIP");
   if (e && *e && strlen(e) < n && strspn(e, "0123456789abcdefABCDEF.:") == strlen(e)) {

@@ -108,6 +108,8 @@ static void delivery_cases(struct tally *t, char const *base)
   big = malloc(biglen + envlen);
   got = malloc(biglen + envlen + 1024);
   if (!big || !got) {
+    free(big);
+    free(got);
     check(t, 0, "malloc");
     return;
   }

@@ -59,6 +59,8 @@ static int session(struct pop3_box *b, char const *cmds, char **out, int *code)
   static struct pop3d s;
   size_t len;
   int in = open("in.txt", O_RDWR | O_CREAT | O_TRUNC, 0600), o = open("out.txt", O_RDWR | O_CREAT | O_TRUNC, 0600);
+  *out = 0; /* a failed set-up fails the case, not reads garbage */
+  *code = -1;
   if (in < 0 || o < 0 || write(in, cmds, strlen(cmds)) < 0 || lseek(in, 0, SEEK_SET) < 0) return -1;
   s.box = *b;
   s.errors = 0;

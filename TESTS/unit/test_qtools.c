@@ -90,7 +90,7 @@ static void info_tests(void)
   check(qc_apply(QC_RELEASE, m.id, 0, &why) == 0 && qc_apply(QC_EXPIRE, m.id, 0, &why) == 0, "qctl files: release, expire");
   check(info_load(&m) == 1, "qctl files: send still loads the info file");
   check(m.state[0] == 'F' && m.state[1] == 'D' && m.state[2] == 'F', "qctl files: expired records are failed for send");
-  n = slurp("queue/info/1763893836.042117.4711", buf, sizeof buf);
+  slurp("queue/info/1763893836.042117.4711", buf, sizeof buf);
   ctl_loadheader(&m, buf);
   check(m.ctl == 0, "qctl files: released");
   check(qc_apply(QC_HOLD, "1763893836.042117.1", 0, &why) < 0 && why && strstr(why, "no such"), "qctl files: unknown id");
