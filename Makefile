@@ -230,6 +230,13 @@ check: all $(UNIT_BINS) $(FUZZ_BINS)
 clean:
 	rm -rf build
 
+# --- static analysis (issue 7): cppcheck and clang-tidy (.clang-tidy) on every .c, each with
+# the flags its rule above builds it with; non-zero on any finding. LINT_FILES= limits it.
+.PHONY: lint
+lint: build/.deps
+	@LINT_CFLAGS='$(CFLAGS_BASE) $(WARN)' LINT_OWFAT_INC='$(OWFAT_INC)' LINT_FUZZ_FLAGS='$(FUZZ_FLAGS)' \
+	  bash lib/sh/lint.sh $(LINT_FILES)
+
 # --- the benchmark (issue 8): `make bench`, `make bench COMPARE=postfix`, BENCH_SCALE=0.1 ----
 # bench/*.c are the harness's own tools (fsync floor, SMTP load client, peak-RSS wrapper),
 # built into build/bench with the release flags of the programs (-O2, no sanitizers, even

@@ -16,7 +16,7 @@
 #define COUNT_MAX 1000000UL
 #define SIZE_MAX_ 1048576UL
 
-static void die(char const *what, char const *obj)
+static _Noreturn void die(char const *what, char const *obj)
 {
   fprintf(stderr, "floor: fatal: unable to %s %s: %s\n", what, obj, strerror(errno));
   exit(111);

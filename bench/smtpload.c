@@ -73,8 +73,9 @@ static int reply(struct conn *c)
     if (nl) {
       size_t l = (size_t)(nl - c->buf) + 1;
       int code = -1, last = 0;
+      /* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): l bytes up to the newline were received */
       if (l >= 4 && c->buf[0] >= '0' && c->buf[0] <= '9') {
-        code = atoi(c->buf);
+        code = (int)strtol(c->buf, 0, 10);
         last = c->buf[3] != '-';
       }
       memmove(c->buf, c->buf + l, c->len - l);
@@ -182,7 +183,7 @@ static unsigned long num(char const *s, unsigned long max)
   return x;
 }
 
-static void usage(void)
+static _Noreturn void usage(void)
 {
   fprintf(stderr, "usage: smtpload [-c CONC] [-m PERCONN] [-s SIZE] [-r RCPTS] [-t SECS] IP PORT COUNT FROM RCPT\n");
   exit(100);

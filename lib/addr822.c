@@ -63,7 +63,7 @@ static int scan_quoted(char const *s, size_t len, size_t *i, char close)
       if (*i >= len || isctl(s[*i]) || s[*i] == '\r' || s[*i] == '\n') return -1;
       (*i)++;
     } else if (c == (unsigned char)close) return 0;
-    else if (close == ']' && c == '[') return -1;
+    else if (close == ']' && c == '[') return -1; /* NOLINT(bugprone-branch-clone): one rule a line, two rules give the same verdict */
     else if (isctl(c)) return -1;
   }
   return -1;
@@ -190,7 +190,7 @@ int addr822_parse(char const *s, size_t len, char *out, size_t outmax, size_t *o
   int ingroup = 0, r = 0;
   *naddr = 0;
   while (!r) {
-    size_t from = pos, to = pos;
+    size_t from = pos, to;
     int inangle = 0, hasangle = 0, words = 0;
     tok t;
     for (;;) {

@@ -252,7 +252,8 @@ static int pw_one(char const *name, char const *ext, struct assign_user *u)
      home /) is not a mailbox. */
   if (stat(u->home, &st) < 0) return (errno == ENOENT || errno == ENOTDIR) ? 0 : -1;
   if (st.st_uid != (uid_t)u->uid) return 0;
-  strcpy(u->dash, ext ? "-" : "");
+  u->dash[0] = ext ? '-' : 0;
+  u->dash[1] = 0;
   memcpy(u->ext, ext ? ext : "", el + 1);
   return 1;
 }

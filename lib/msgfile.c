@@ -37,7 +37,7 @@ static int hexfield(char const *s, size_t n, unsigned long long *v)
 int msgfile_parse_trailer(char const *t, unsigned long long *msglen, unsigned long *envlen)
 {
   unsigned long long m, e;
-  if (memcmp(t, "MRQ1 ", 5) || t[31] != '\n') return -1;
+  if (memcmp(t, "MRQ1 ", 5) != 0 || t[31] != '\n') return -1;
   if (hexfield(t + 5, 16, &m) < 0 || hexfield(t + 21, 10, &e) < 0) return -1;
   if (e > ENV_BYTES_MAX) return -1;
   *msglen = m;

@@ -202,7 +202,7 @@ int local_deliver(local *l)
       || !stralloc_catb(&l->fwd, l->newsender.s, strlen(l->newsender.s) + 1))
     return (l->why = LW_NOMEM, -1);
   dotqmail_init(&d, l->dot.s, l->dot.len);
-  while (!l->stop && (r = dotqmail_next(&d, &ln)) == 1)
+  while (!l->stop && dotqmail_next(&d, &ln) == 1) /* dotqmail_check found no error */
     if (one(l, &ln) < 0) return -1;
   if (l->nfwd && do_forward(l) < 0) return -1;
   if (!l->nfile && !l->nprog && !l->nfwd) {

@@ -68,8 +68,8 @@ size_t local_ctime(char *s, unsigned long long t)
   int r;
   /* UTC, as qmail's myctime(): a From_ line's date is for humans and mbox parsers only. */
   if (!gmtime_r(&tt, &tm)) memset(&tm, 0, sizeof tm);
-  r = snprintf(s, 32, "%.3s %.3s %2d %02d:%02d:%02d %d\n", days + 3 * (tm.tm_wday % 7),
-               months + 3 * (tm.tm_mon % 12), tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+  r = snprintf(s, 32, "%.3s %.3s %2d %02d:%02d:%02d %d\n", days + 3L * (tm.tm_wday % 7),
+               months + 3L * (tm.tm_mon % 12), tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                tm.tm_year + 1900);
   return r < 0 ? 0 : r >= 32 ? 31 : (size_t)r;
 }

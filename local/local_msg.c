@@ -8,7 +8,7 @@
 #include "local.h"
 
 /* A header line longer than this cannot be our Delivered-To line, and is skipped. */
-#define LOOP_LINE_MAX (sizeof "Delivered-To: " + 2 * DOTQMAIL_LINE_MAX + 64)
+#define LOOP_LINE_MAX (sizeof "Delivered-To: " + 2 * (size_t)DOTQMAIL_LINE_MAX + 64)
 
 int local_checkmsg(local *l)
 {

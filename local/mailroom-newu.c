@@ -25,15 +25,15 @@
 #define USAGE "mailroom-newu"
 
 /* Before TMP exists. */
-static void die_usage(void) { strerr_dieusage(100, USAGE); }
-static void die_home(void) { strerr_diefusys(111, "chdir to ", auto_home); }
-static void die_opensrc(void) { strerr_diefusys(111, "open ", SRC); }
-static void die_locked(void) { strerr_dief(111, SRC, " is locked: another mailroom-newu is running"); }
-static void die_lock(void) { strerr_diefusys(111, "lock ", SRC); }
-static void die_opentmp(void) { strerr_diefusys(111, "open ", TMP); }
+static _Noreturn void die_usage(void) { strerr_dieusage(100, USAGE); }
+static _Noreturn void die_home(void) { strerr_diefusys(111, "chdir to ", auto_home); }
+static _Noreturn void die_opensrc(void) { strerr_diefusys(111, "open ", SRC); }
+static _Noreturn void die_locked(void) { strerr_dief(111, SRC, " is locked: another mailroom-newu is running"); }
+static _Noreturn void die_lock(void) { strerr_diefusys(111, "lock ", SRC); }
+static _Noreturn void die_opentmp(void) { strerr_diefusys(111, "open ", TMP); }
 
 /* After TMP exists: remove it first, so a failed run leaves only the old cdb. */
-static void die_tmp(int e, char const *a, char const *b, char const *c, char const *d)
+static _Noreturn void die_tmp(int e, char const *a, char const *b, char const *c, char const *d)
 {
   int olderrno = errno;
   unlink_void(TMP);
@@ -41,14 +41,14 @@ static void die_tmp(int e, char const *a, char const *b, char const *c, char con
   if (e == 111) strerr_diefsys(111, a, b, c, d);
   strerr_dief(e, a, b, c, d);
 }
-static void die_read(void) { die_tmp(111, "unable to read ", SRC, "", ""); }
-static void die_write(void) { die_tmp(111, "unable to write ", TMP, "", ""); }
-static void die_sync(void) { die_tmp(111, "unable to fsync ", TMP, "", ""); }
-static void die_rename(void) { die_tmp(111, "unable to rename ", TMP, " to ", DST); }
-static void die_line(char const *n, char const *why) { die_tmp(100, SRC " line ", n, ": ", why); }
-static void die_toolong(char const *n) { die_line(n, "longer than 4096 bytes"); }
-static void die_afterdot(char const *n) { die_line(n, "data after the final . line"); }
-static void die_nodot(void) { die_tmp(100, SRC, ": no final . line (a truncated file is not applied)", "", ""); }
+static _Noreturn void die_read(void) { die_tmp(111, "unable to read ", SRC, "", ""); }
+static _Noreturn void die_write(void) { die_tmp(111, "unable to write ", TMP, "", ""); }
+static _Noreturn void die_sync(void) { die_tmp(111, "unable to fsync ", TMP, "", ""); }
+static _Noreturn void die_rename(void) { die_tmp(111, "unable to rename ", TMP, " to ", DST); }
+static _Noreturn void die_line(char const *n, char const *why) { die_tmp(100, SRC " line ", n, ": ", why); }
+static _Noreturn void die_toolong(char const *n) { die_line(n, "longer than 4096 bytes"); }
+static _Noreturn void die_afterdot(char const *n) { die_line(n, "data after the final . line"); }
+static _Noreturn void die_nodot(void) { die_tmp(100, SRC, ": no final . line (a truncated file is not applied)", "", ""); }
 
 /* Reads the next line, without its newline, into line (ASSIGN_LINE_MAX + 2 bytes).
    1: a line, 0: end of file. The length is checked here: skalibs' getlnmax() wants room
@@ -89,7 +89,7 @@ static void compile(buffer *b, struct cdb_make *cm)
     if (r < 0) die_write();
     if (r > 0) {
       key[keylen] = 0;
-      strerr_warnw(SRC " line ", num, ": duplicate ", key, ": the first entry wins");
+      strerr_warnw(SRC, " line ", num, ": duplicate ", key, ": the first entry wins");
     }
   }
   num[ulong_fmt(num, ++lineno)] = 0;

@@ -111,11 +111,11 @@ static void system_user(char const *user, struct account *a)
     return;
   }
   if (!sp || !sp->sp_pwdp || strlen(sp->sp_pwdp) > POP3_HASH_MAX || strlen(pw->pw_dir) > POP3_PATH_MAX) return;
-  strcpy(a->pw.hash, sp->sp_pwdp);
-  if (sp->sp_expire > 0 && time(0) / 86400 >= sp->sp_expire) strcpy(a->pw.hash, "!expired");
+  memcpy(a->pw.hash, sp->sp_pwdp, strlen(sp->sp_pwdp) + 1);
+  if (sp->sp_expire > 0 && time(0) / 86400 >= sp->sp_expire) memcpy(a->pw.hash, "!expired", sizeof "!expired");
   a->pw.uid = (unsigned long)pw->pw_uid;
   a->pw.gid = (unsigned long)pw->pw_gid;
-  strcpy(a->pw.home, pw->pw_dir);
+  memcpy(a->pw.home, pw->pw_dir, strlen(pw->pw_dir) + 1);
   a->found = a->system = 1;
 }
 
@@ -146,7 +146,8 @@ int main(int argc, char const *const *argv)
 
   PROG = "mailroom-checkpassword";
   pop3_stderr_check(); /* under inetd fd 2 is the client: no log line may reach it */
-  verify = getenv(TLSD_ENV_VERIFY) && *getenv(TLSD_ENV_VERIFY);
+  z = getenv(TLSD_ENV_VERIFY);
+  verify = z && *z;
   if (argc < 2 && !verify) die_usage();
   len = readfd3(rec);
   rec[len] = 0;

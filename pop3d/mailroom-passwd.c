@@ -109,7 +109,7 @@ static size_t readpass(char *p)
     len2 = readline0(again);
     prompt("\n");
     tcsetattr(0, TCSAFLUSH, &t);
-    if (len != len2 || memcmp(p, again, len)) {
+    if (len != len2 || memcmp(p, again, len) != 0) {
       wipe(again, sizeof again);
       wipe(p, POP3_PASS_MAX + 2);
       die_mismatch();
@@ -132,13 +132,13 @@ static void fields(struct opts const *o, struct pop3_pw *pw, int isnew)
     pw->uid = au.uid;
     pw->gid = au.gid;
     if (strlen(au.home) > POP3_PATH_MAX) die_noassign(o->user);
-    strcpy(pw->home, au.home);
+    memcpy(pw->home, au.home, strlen(au.home) + 1);
   }
   if (o->uid && pop3_scan_id(o->uid, strlen(o->uid), &pw->uid) < 0) die_usage();
   if (o->gid && pop3_scan_id(o->gid, strlen(o->gid), &pw->gid) < 0) die_usage();
   if (o->home) {
     if (strlen(o->home) > POP3_PATH_MAX) die_usage();
-    strcpy(pw->home, o->home);
+    memcpy(pw->home, o->home, strlen(o->home) + 1);
   }
 }
 
@@ -184,7 +184,7 @@ static mode_t cdb_mode(int fd)
   if (geteuid()) return 0600;
   gr = getgrnam(ROLE_AUTH);
   if (!gr) {
-    strerr_warnw("no group " ROLE_AUTH " (make setup as root creates it): ", POP3_PW_CDB, " is 0600, SMTP AUTH cannot read it");
+    strerr_warnw("no group ", ROLE_AUTH, " (make setup as root creates it): ", POP3_PW_CDB, " is 0600, SMTP AUTH cannot read it");
     return 0600;
   }
   if (fchown(fd, (uid_t)-1, gr->gr_gid) < 0) die_write();
@@ -214,7 +214,7 @@ static void rewrite(struct opts const *o, int fdold, struct pop3_pw *fresh)
         found = 1;
         if (o->op == OP_ADD) die_exists(o->user);
         if (o->op == OP_REMOVE) continue;
-        if (!o->keep) strcpy(pw.hash, fresh->hash);
+        if (!o->keep) memcpy(pw.hash, fresh->hash, strlen(fresh->hash) + 1);
         fields(o, &pw, 0);
         put(&cm, k, kl, &pw);
         continue;

@@ -33,7 +33,7 @@
 #define tellsys(line, ...) (strerr_warnwusys(__VA_ARGS__), pop3_told(line))
 
 static _Noreturn void die_usage(void) { tell("-ERR [SYS/PERM] mailbox server misconfigured\r\n", "usage: " USAGE); }
-static _Noreturn void die_control(void) { tellsys("-ERR [SYS/TEMP] mailbox server misconfigured\r\n", "read a number from ", auto_home, "/" TIMEOUT_CONTROL); }
+static _Noreturn void die_control(void) { tellsys("-ERR [SYS/TEMP] mailbox server misconfigured\r\n", "read a number from ", auto_home, "/", TIMEOUT_CONTROL); }
 static _Noreturn void die_root(void) { tell("-ERR [SYS/PERM] mailbox server refuses to run as root\r\n", "refusing to run as root"); }
 static _Noreturn void die_path(char const *m) { tell("-ERR [SYS/PERM] invalid mailbox path\r\n", "Maildir path must be relative to the home, without .. components: ", m); }
 static _Noreturn void die_nomaildir(char const *m) { tell("-ERR [SYS/PERM] this user has no Maildir\r\n", "no Maildir ", m, " in the home"); }

@@ -310,7 +310,7 @@ static void do_capa(struct popup *p)
 /* A client on the loopback interface (or on a pipe) may log in in clear by default. */
 static int loopback(void)
 {
-  struct sockaddr_storage ss;
+  struct sockaddr_storage ss = { 0 }; /* family 0 (unknown) unless getpeername fills it */
   socklen_t sl = sizeof ss;
   char const *e = getenv("TCPREMOTEIP");
   if (e && *e) return !strncmp(e, "127.", 4) || !strcmp(e, "::1") || !strncasecmp(e, "::ffff:127.", 11);

@@ -159,7 +159,7 @@ int pop3_box_uidls(struct pop3_box *b)
     size_t head = pop3_box_msg(b, idx[0])->uidl;
     for (size_t k = 1; k < b->n; k++) {
       size_t off = pop3_box_msg(b, idx[k])->uidl;
-      if (strcmp(b->uidls.s + head, b->uidls.s + off)) {
+      if (strcmp(b->uidls.s + head, b->uidls.s + off) != 0) {
         head = off;
       } else if (rehash(b, idx[k]) < 0) {
         free(idx);

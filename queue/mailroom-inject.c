@@ -54,28 +54,28 @@ typedef struct inject_s {
   inject_split sp;
 } inject;
 
-static void die_nomem(void) { strerr_dief(EX_TEMP, "out of memory"); }
-static void die_opt(char const *e, char const *a) { strerr_dief(EX_PERM, e, ": ", a, "\n", PROG, ": usage: ", USAGE); }
-static void die_mailq(void) { strerr_dief(EX_PERM, "-bp is not supported: use mailq / mailroom-qread to list the queue"); }
-static void die_smtp(void) { strerr_dief(EX_PERM, "-bs is not supported: SMTP on stdin is mailroom-smtpd's job"); }
-static void die_mode(char m) { char s[2] = { m, 0 }; strerr_dief(EX_PERM, "mode -b", s, " is not supported"); }
-static void die_runq(void) { strerr_dief(EX_PERM, "-q is not supported: mailroom-send runs the queue by itself"); }
-static void die_bad(char const *a, char const *why) { strerr_dief(EX_PERM, "bad address: ", a, " (", why, ")"); }
-static void die_badhdr(char const *a, char const *why) { strerr_dief(EX_PERM, "bad address in a recipient header: ", a, " (", why, ")"); }
-static void die_norcpt(void) { strerr_dief(EX_PERM, "no recipients: give them as arguments, or use -t with To:, Cc: or Bcc: headers"); }
-static void die_toomany(void) { strerr_dief(EX_PERM, "too many recipients (at most 100000)"); }
-static void die_name(void) { strerr_dief(EX_PERM, "full name is longer than 256 bytes"); }
-static void die_nouser(void) { strerr_dief(EX_PERM, "unable to find a sender address for this user: use -f"); }
-static void die_hdrsize(void) { strerr_dief(EX_PERM, "the header block is larger than 65536 bytes"); }
-static void die_control(char const *f) { strerr_diefusys(EX_TEMP, "read ", f); }
-static void die_path(void) { strerr_dief(EX_TEMP, "the mailroom home path is too long"); }
-static void die_read(void) { strerr_diefusys(EX_TEMP, "read the message from stdin"); }
-static void die_fork(char const *p) { strerr_diefusys(EX_TEMP, "run ", p); }
-static void die_write(void) { strerr_diefusys(EX_TEMP, "write the message to the injector"); }
-static void die_wait(void) { strerr_diefusys(EX_TEMP, "wait for the injector"); }
-static void die_crash(char const *sig) { strerr_dief(EX_TEMP, "the injector crashed (signal ", sig, ")"); }
-static void die_bug(void) { strerr_dief(EX_BUG, "internal error: the envelope made does not check"); }
-static void die_qq(int code, char const *what, int perm)
+static _Noreturn void die_nomem(void) { strerr_dief(EX_TEMP, "out of memory"); }
+static _Noreturn void die_opt(char const *e, char const *a) { strerr_dief(EX_PERM, e, ": ", a, "\n", PROG, ": usage: ", USAGE); }
+static _Noreturn void die_mailq(void) { strerr_dief(EX_PERM, "-bp is not supported: use mailq / mailroom-qread to list the queue"); }
+static _Noreturn void die_smtp(void) { strerr_dief(EX_PERM, "-bs is not supported: SMTP on stdin is mailroom-smtpd's job"); }
+static _Noreturn void die_mode(char m) { char s[2] = { m, 0 }; strerr_dief(EX_PERM, "mode -b", s, " is not supported"); }
+static _Noreturn void die_runq(void) { strerr_dief(EX_PERM, "-q is not supported: mailroom-send runs the queue by itself"); }
+static _Noreturn void die_bad(char const *a, char const *why) { strerr_dief(EX_PERM, "bad address: ", a, " (", why, ")"); }
+static _Noreturn void die_badhdr(char const *a, char const *why) { strerr_dief(EX_PERM, "bad address in a recipient header: ", a, " (", why, ")"); }
+static _Noreturn void die_norcpt(void) { strerr_dief(EX_PERM, "no recipients: give them as arguments, or use -t with To:, Cc: or Bcc: headers"); }
+static _Noreturn void die_toomany(void) { strerr_dief(EX_PERM, "too many recipients (at most 100000)"); }
+static _Noreturn void die_name(void) { strerr_dief(EX_PERM, "full name is longer than 256 bytes"); }
+static _Noreturn void die_nouser(void) { strerr_dief(EX_PERM, "unable to find a sender address for this user: use -f"); }
+static _Noreturn void die_hdrsize(void) { strerr_dief(EX_PERM, "the header block is larger than 65536 bytes"); }
+static _Noreturn void die_control(char const *f) { strerr_diefusys(EX_TEMP, "read ", f); }
+static _Noreturn void die_path(void) { strerr_dief(EX_TEMP, "the mailroom home path is too long"); }
+static _Noreturn void die_read(void) { strerr_diefusys(EX_TEMP, "read the message from stdin"); }
+static _Noreturn void die_fork(char const *p) { strerr_diefusys(EX_TEMP, "run ", p); }
+static _Noreturn void die_write(void) { strerr_diefusys(EX_TEMP, "write the message to the injector"); }
+static _Noreturn void die_wait(void) { strerr_diefusys(EX_TEMP, "wait for the injector"); }
+static _Noreturn void die_crash(char const *sig) { strerr_dief(EX_TEMP, "the injector crashed (signal ", sig, ")"); }
+static _Noreturn void die_bug(void) { strerr_dief(EX_BUG, "internal error: the envelope made does not check"); }
+static _Noreturn void die_qq(int code, char const *what, int perm)
 {
   char fmt[UINT_FMT];
   fmt[uint_fmt(fmt, code)] = 0;

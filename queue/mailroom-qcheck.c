@@ -19,7 +19,7 @@
 
 #define USAGE "mailroom-qcheck [ -n ] [ --json ]"
 
-static void die_usage(void) { strerr_dieusage(100, USAGE); }
+static _Noreturn void die_usage(void) { strerr_dieusage(100, USAGE); }
 
 static void role(char const *name, uid_t *uid, gid_t *gid, int *ok)
 {

@@ -24,8 +24,8 @@
 #define WAIT_MAX 3600
 #define LINE_MAX_CTL 256 /* send/send.h CTL_LINE_MAX: below PIPE_BUF, so each write is atomic */
 
-static void die_usage(void) { strerr_dieusage(100, USAGE); }
-static void die_fifo(void) { strerr_diefu1sys(111, "write to queue/lock/ctl (is mailroom-send running?)"); }
+static _Noreturn void die_usage(void) { strerr_dieusage(100, USAGE); }
+static _Noreturn void die_fifo(void) { strerr_diefu1sys(111, "write to queue/lock/ctl (is mailroom-send running?)"); }
 
 struct sel {
   int all;
@@ -36,7 +36,7 @@ struct sel {
 static int selected(struct qt_msg const *m, struct sel const *s)
 {
   int rc = !s->rcpt, dom = !s->domain;
-  if (s->sender && strcasecmp(m->sender, s->sender)) return 0;
+  if (s->sender && strcasecmp(m->sender, s->sender) != 0) return 0;
   for (unsigned i = 0; i < m->nrcpt; i++) {
     if (m->r[i].state != 'T' && m->r[i].state != 'F') continue;
     if (s->rcpt && !strcasecmp(m->r[i].addr, s->rcpt)) rc = 1;

@@ -14,7 +14,7 @@
 
 #define USAGE "mailroom-qread [ --json ] [ --all ]"
 
-static void die_usage(void) { strerr_dieusage(100, USAGE); }
+static _Noreturn void die_usage(void) { strerr_dieusage(100, USAGE); }
 
 static char const *statename(struct qt_msg const *m, unsigned i)
 {
@@ -102,7 +102,7 @@ static void mailq(struct qt_msg const *l, size_t n)
     time_t t = (time_t)m->arrival;
     struct tm tm;
     localtime_r(&t, &tm);
-    strftime(date, sizeof date, "%a %b %e %H:%M:%S", &tm);
+    if (!strftime(date, sizeof date, "%a %b %e %H:%M:%S", &tm)) date[0] = 0;
     snprintf(id, sizeof id, "%s%s", m->id, m->flags & QT_FLAG_HELD ? "!" : m->where == 'n' ? "*" : "");
     bytes += m->msglen;
     qt_putf(buffer_1, "%-27s %8llu %s  %s\n", id, m->msglen, date, m->sender[0] ? m->sender : "MAILER-DAEMON");

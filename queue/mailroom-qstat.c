@@ -19,7 +19,7 @@ static char const *const bucket_text[QT_NBUCKET] = {
   "done (message not removed yet)"
 };
 
-static void die_usage(void) { strerr_dieusage(100, USAGE); }
+static _Noreturn void die_usage(void) { strerr_dieusage(100, USAGE); }
 
 struct count {
   unsigned long msgs, rcpts;

@@ -69,29 +69,29 @@ static void cleanup(qctx const *q)
   errno = e;
 }
 
-static void die_fd(void) { strerr_dief(QQ_READ, "fd 0 or fd 1 is not open (the message and envelope pipes)"); }
-static void die_home(void) { strerr_diefusys(QQ_HOME, "chdir to ", auto_home); }
-static void die_control(void) { strerr_diefusys(QQ_CONFIG, "read ", auto_home, "/control/databytes"); }
-static void die_queuedir(void) { strerr_diefusys(QQ_QUEUEDIR, "chdir to ", auto_home, "/queue"); }
+static _Noreturn void die_fd(void) { strerr_dief(QQ_READ, "fd 0 or fd 1 is not open (the message and envelope pipes)"); }
+static _Noreturn void die_home(void) { strerr_diefusys(QQ_HOME, "chdir to ", auto_home); }
+static _Noreturn void die_control(void) { strerr_diefusys(QQ_CONFIG, "read ", auto_home, "/control/databytes"); }
+static _Noreturn void die_queuedir(void) { strerr_diefusys(QQ_QUEUEDIR, "chdir to ", auto_home, "/queue"); }
 /* No block or no inode left is a full disk, not a broken queue: callers say "disk full". */
-static void die_tmp(qctx const *q) { strerr_diefusys(errno == ENOSPC || errno == EDQUOT ? QQ_WRITE : QQ_QUEUEDIR, "create queue/", q->tmpfn); }
-static void die_nomem(qctx const *q) { cleanup(q); strerr_dief(QQ_NOMEM, "out of memory"); }
-static void die_timeout(qctx const *q) { cleanup(q); strerr_dief(QQ_TIMEOUT, "timed out reading the message or envelope"); }
-static void die_readmsg(qctx const *q) { cleanup(q); strerr_diefusys(QQ_READ, "read the message on fd 0"); }
-static void die_readenv(qctx const *q) { cleanup(q); strerr_diefusys(QQ_READ, "read the envelope on fd 1"); }
-static void die_write(qctx const *q) { cleanup(q); strerr_diefusys(QQ_WRITE, "write queue/", q->tmpfn); }
-static void die_sync(qctx const *q, char const *f) { cleanup(q); strerr_diefusys(QQ_WRITE, "fsync queue/", f); }
-static void die_exists(qctx const *q) { cleanup(q); strerr_dief(QQ_QUEUEDIR, "queue/", q->newfn, " already exists"); }
-static void die_link(qctx const *q) { cleanup(q); strerr_diefusys(QQ_QUEUEDIR, "link queue/", q->tmpfn, " to queue/", q->newfn); }
-static void die_unlink(qctx const *q) { cleanup(q); strerr_diefusys(QQ_QUEUEDIR, "unlink queue/", q->tmpfn); }
-static void die_envlong(qctx const *q) { cleanup(q); strerr_dief(QQ_ENVELOPE, "envelope format error: envelope is larger than 100000 recipients of 1000 bytes"); }
-static void die_envelope(qctx const *q, int e)
+static _Noreturn void die_tmp(qctx const *q) { strerr_diefusys(errno == ENOSPC || errno == EDQUOT ? QQ_WRITE : QQ_QUEUEDIR, "create queue/", q->tmpfn); }
+static _Noreturn void die_nomem(qctx const *q) { cleanup(q); strerr_dief(QQ_NOMEM, "out of memory"); }
+static _Noreturn void die_timeout(qctx const *q) { cleanup(q); strerr_dief(QQ_TIMEOUT, "timed out reading the message or envelope"); }
+static _Noreturn void die_readmsg(qctx const *q) { cleanup(q); strerr_diefusys(QQ_READ, "read the message on fd 0"); }
+static _Noreturn void die_readenv(qctx const *q) { cleanup(q); strerr_diefusys(QQ_READ, "read the envelope on fd 1"); }
+static _Noreturn void die_write(qctx const *q) { cleanup(q); strerr_diefusys(QQ_WRITE, "write queue/", q->tmpfn); }
+static _Noreturn void die_sync(qctx const *q, char const *f) { cleanup(q); strerr_diefusys(QQ_WRITE, "fsync queue/", f); }
+static _Noreturn void die_exists(qctx const *q) { cleanup(q); strerr_dief(QQ_QUEUEDIR, "queue/", q->newfn, " already exists"); }
+static _Noreturn void die_link(qctx const *q) { cleanup(q); strerr_diefusys(QQ_QUEUEDIR, "link queue/", q->tmpfn, " to queue/", q->newfn); }
+static _Noreturn void die_unlink(qctx const *q) { cleanup(q); strerr_diefusys(QQ_QUEUEDIR, "unlink queue/", q->tmpfn); }
+static _Noreturn void die_envlong(qctx const *q) { cleanup(q); strerr_dief(QQ_ENVELOPE, "envelope format error: envelope is larger than 100000 recipients of 1000 bytes"); }
+static _Noreturn void die_envelope(qctx const *q, int e)
 {
   cleanup(q);
   if (e == ENV_ETOOLONG) strerr_dief(QQ_ADDR_TOO_LONG, "envelope format error: ", envelope_strerror(e));
   strerr_dief(QQ_ENVELOPE, "envelope format error: ", envelope_strerror(e));
 }
-static void die_toobig(qctx const *q, unsigned long max)
+static _Noreturn void die_toobig(qctx const *q, unsigned long max)
 {
   char fmt[ULONG_FMT];
   fmt[ulong_fmt(fmt, max)] = 0;
@@ -145,8 +145,8 @@ static int make_tmp(qctx *q)
              (unsigned long)getpid());
     memcpy(q->tmpfn, "tmp/", 4);
     memcpy(q->newfn, "new/", 4);
-    strcpy(q->tmpfn + 4, q->id);
-    strcpy(q->newfn + 4, q->id);
+    memcpy(q->tmpfn + 4, q->id, strlen(q->id) + 1);
+    memcpy(q->newfn + 4, q->id, strlen(q->id) + 1);
     fd = open(q->tmpfn, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0640);
     if (fd >= 0) {
       q->tmpmade = 1;
@@ -225,7 +225,7 @@ static void report_id(qctx const *q)
   char const *x = getenv("MAILROOM_QUEUEIDFD");
   struct stat st;
   size_t n = strlen(q->id);
-  if (!x || strcmp(x, "3") || fstat(3, &st) < 0 || !S_ISFIFO(st.st_mode)) return;
+  if (!x || strcmp(x, "3") != 0 || fstat(3, &st) < 0 || !S_ISFIFO(st.st_mode)) return;
   memcpy(line, q->id, n);
   line[n++] = '\n';
   if (write(3, line, n) < 0) strerr_warnwusys("report the queue id on fd 3");

@@ -20,7 +20,7 @@
 #define TOP_DEFAULT 10
 #define TOP_MAX 100000
 
-static void die_usage(void) { strerr_dieusage(100, USAGE); }
+static _Noreturn void die_usage(void) { strerr_dieusage(100, USAGE); }
 
 static void endline(struct rpt *r, char *line, size_t len, int over)
 {
@@ -70,7 +70,7 @@ int main(int argc, char const *const *argv)
     else if (!strcmp(argv[i], "--html") && i + 1 < argc) html = argv[++i];
     else if (!strcmp(argv[i], "--top") && i + 1 < argc) {
       if (!uint0_scan(argv[++i], &top) || !top || top > TOP_MAX) die_usage();
-    } else if (!strcmp(argv[i], "-")) nfiles++;
+    } else if (!strcmp(argv[i], "-")) nfiles++; /* NOLINT(bugprone-branch-clone): "-" (stdin) is a file like any non-option, and is said before the option test */
     else if (argv[i][0] == '-') die_usage();
     else nfiles++;
   }

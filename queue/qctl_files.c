@@ -48,7 +48,7 @@ static char *readinfo(char const *id, size_t *len)
     got += (size_t)r;
   }
   close(fd);
-  if (got < QT_INFO_HEADER || memcmp(buf, "MRI1 ", 5) || (got - QT_INFO_HEADER) % QT_INFO_RECORD) {
+  if (got < QT_INFO_HEADER || memcmp(buf, "MRI1 ", 5) != 0 || (got - QT_INFO_HEADER) % QT_INFO_RECORD) {
     free(buf);
     return 0;
   }
@@ -162,7 +162,7 @@ int qc_done(int cmd, char const *id, struct qc_before const *b, time_t sent)
     for (size_t off = QT_INFO_HEADER; off < len; off += QT_INFO_RECORD) {
       tries += strtoull(buf + off + 4, 0, 10);
       if (buf[off] != 'T') continue;
-      if (cmd == QC_EXPIRE) r = 0;
+      if (cmd == QC_EXPIRE) r = 0; /* NOLINT(bugprone-branch-clone): two reasons for the same answer, kept apart */
       else if (strtoull(buf + off + 13, 0, 10) > (unsigned long long)time(0)) r = 0;
     }
     /* A requeued delivery may have run and been deferred again already: that counts. */

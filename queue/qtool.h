@@ -65,7 +65,7 @@ extern int qt_domainis(char const *addr, char const *domain);
 /* qtool_out.c */
 extern int qt_json_str(buffer *b, char const *s);
 extern void qt_age(char *out, size_t n, long long secs);
-extern void qt_die_nomem(void);
+extern _Noreturn void qt_die_nomem(void);
 extern void qt_put(buffer *b, char const *s);
 extern void qt_putf(buffer *b, char const *fmt, ...) __attribute__((format(printf, 2, 3)));
 extern void qt_flush(buffer *b);

@@ -6,7 +6,7 @@
 #include <skalibs/strerr.h>
 #include "qtool.h"
 
-void qt_die_nomem(void)
+_Noreturn void qt_die_nomem(void)
 {
   strerr_dief1x(111, "out of memory");
 }

@@ -60,7 +60,7 @@ int qt_parseinfo(char const *buf, size_t len, unsigned nrcpt, struct qt_rcpt *r,
   unsigned long long v;
   unsigned long f = 0;
   if (len != QT_INFO_HEADER + (size_t)nrcpt * QT_INFO_RECORD) return -1;
-  if (memcmp(buf, "MRI1 ", 5) || buf[QT_INFO_HEADER - 1] != '\n' || num(buf + 5, 10, &v) < 0 || buf[15] != ' ' ||
+  if (memcmp(buf, "MRI1 ", 5) != 0 || buf[QT_INFO_HEADER - 1] != '\n' || num(buf + 5, 10, &v) < 0 || buf[15] != ' ' ||
       buf[24] != ' ' || num(buf + 25, 8, &v) < 0 || v != nrcpt)
     return -1;
   for (int k = 16; k < 24; k++) {

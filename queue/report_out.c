@@ -22,7 +22,7 @@ static void stamp(char *out, size_t n, double t)
   time_t s = (time_t)t;
   struct tm tm;
   gmtime_r(&s, &tm);
-  strftime(out, n, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  if (!strftime(out, n, "%Y-%m-%d %H:%M:%S UTC", &tm)) out[0] = 0;
 }
 
 static void table(struct rpt_tab const *t, char const *title, char const *const *cols, int ncol, unsigned top)
@@ -98,14 +98,14 @@ static void jnum(char const *name, double v)
 
 static int byhour(void const *a, void const *b)
 {
-  long long x = atoll((*(struct rpt_ent *const *)a)->k), y = atoll((*(struct rpt_ent *const *)b)->k);
+  long long x = strtoll((*(struct rpt_ent *const *)a)->k, 0, 10), y = strtoll((*(struct rpt_ent *const *)b)->k, 0, 10);
   return x < y ? -1 : x > y;
 }
 
 static struct rpt_ent **hours(struct rpt const *r, size_t *n)
 {
   struct rpt_ent **v = rpt_tab_top(&r->hours, 0, n);
-  qsort(v, *n, sizeof *v, byhour);
+  qsort(v, *n, sizeof *v, byhour); /* NOLINT(bugprone-sizeof-expression): v is an array of pointers: sizeof *v is one pointer */
   return v;
 }
 
@@ -141,7 +141,7 @@ void rpt_json(struct rpt *r, unsigned top)
   h = hours(r, &nh);
   qt_put(buffer_1, ",\"hours\":[");
   for (size_t k = 0; k < nh; k++)
-    qt_putf(buffer_1, "%s{\"hour\":%lld,\"messages\":%llu,\"deliveries\":%llu}", k ? "," : "", atoll(h[k]->k) * 3600,
+    qt_putf(buffer_1, "%s{\"hour\":%lld,\"messages\":%llu,\"deliveries\":%llu}", k ? "," : "", strtoll(h[k]->k, 0, 10) * 3600,
             h[k]->v[0], h[k]->v[1]);
   free(h);
   qt_putf(buffer_1, "],\"admin_actions\":%llu,\"tmp_cleanups\":%llu}\n", r->admin, r->cleanups);
@@ -231,8 +231,8 @@ static void charts(FILE *f, struct rpt *r)
   char **lab;
   static char const *const pl[4] = { "p50", "p90", "p99", "max" };
   double pv[4];
-  h0 = nh ? atoll(h[0]->k) : 0;
-  h1 = nh ? atoll(h[nh - 1]->k) : -1;
+  h0 = nh ? strtoll(h[0]->k, 0, 10) : 0;
+  h1 = nh ? strtoll(h[nh - 1]->k, 0, 10) : -1;
   if (h1 - h0 + 1 > HOURS_MAX) h0 = h1 - HOURS_MAX + 1;
   n = (size_t)(h1 - h0 + 1);
   v = calloc(n ? n : 1, sizeof *v);
@@ -244,10 +244,10 @@ static void charts(FILE *f, struct rpt *r)
     lab[k] = malloc(16);
     if (!lab[k]) qt_die_nomem();
     gmtime_r(&t, &tm);
-    strftime(lab[k], 16, n > 24 ? "%d %Hh" : "%Hh", &tm);
+    if (!strftime(lab[k], 16, n > 24 ? "%d %Hh" : "%Hh", &tm)) lab[k][0] = 0;
   }
   for (size_t k = first; k < nh; k++) {
-    long long x = atoll(h[k]->k);
+    long long x = strtoll(h[k]->k, 0, 10);
     if (x >= h0 && x <= h1) v[x - h0] = (double)h[k]->v[0];
   }
   bars(f, "chart-hours", "Messages received per hour (UTC)", v, (char const *const *)lab, n, "messages");
@@ -295,7 +295,7 @@ int rpt_html(struct rpt *r, unsigned top, char const *file)
   fputs("</body></html>\n", f);
   if (fflush(f) || ferror(f) || fsync(fileno(f)) < 0) {
     int e = errno;
-    fclose(f);
+    (void)fclose(f); /* already failing: the write error is the one reported */
     unlink(tmp);
     return (errno = e ? e : EIO, -1);
   }

@@ -82,7 +82,7 @@ int rpt_parse(char *s, struct rpt_line *l)
   if (!*p) return 0;
   *p++ = 0;
   while (*p && l->nf < RPT_FIELDS_MAX) {
-    char *k = p, *v;
+    char *k, *v;
     while (*p == ' ') p++;
     if (!*p) break;
     k = p;

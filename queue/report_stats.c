@@ -72,12 +72,12 @@ static int bycol(void const *a, void const *b, void *col)
 /* Every entry, largest column col first (ties by key, so the output is stable). */
 struct rpt_ent **rpt_tab_top(struct rpt_tab const *t, int col, size_t *n)
 {
-  struct rpt_ent **v = malloc((t->n ? t->n : 1) * sizeof *v);
+  struct rpt_ent **v = malloc((t->n ? t->n : 1) * sizeof *v); /* NOLINT(bugprone-sizeof-expression): v is an array of pointers: sizeof *v is one pointer */
   size_t m = 0;
   if (!v) qt_die_nomem();
   for (size_t k = 0; k < t->cap; k++)
     if (t->e[k].k) v[m++] = &t->e[k];
-  qsort_r(v, m, sizeof *v, bycol, &col);
+  qsort_r(v, m, sizeof *v, bycol, &col); /* NOLINT(bugprone-sizeof-expression): v is an array of pointers: sizeof *v is one pointer */
   *n = m;
   return v;
 }
@@ -94,7 +94,7 @@ static double arrival(char const *id)
   char const *dot;
   if (!id || !qid_parse(id, &sec, 0)) return -1;
   dot = strchr(id, '.');
-  return (double)sec + atof(dot) ;
+  return (double)sec + strtod(dot, 0) ;
 }
 
 static void hour(struct rpt *r, double t, int col)

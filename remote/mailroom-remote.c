@@ -26,16 +26,16 @@
 #define RCPT_MAX 100
 #define ADDR_MAX 1000
 #define DOMAIN_MAX 255
-#define SMTPROUTES_MAX (1024 * 1024)
-#define TLSDOMAINS_MAX (1024 * 1024)
+#define SMTPROUTES_MAX ((size_t)1024 * 1024)
+#define TLSDOMAINS_MAX ((size_t)1024 * 1024)
 /* Debian's bundle of the system's trusted CAs (package ca-certificates) */
 #define CAFILE_DEFAULT "/etc/ssl/certs/ca-certificates.crt"
 #define WHY_MAX (REPORT_TEXT_MAX + 1)
 
 /* rspawn starts us in the instance home; the usage names the compiled-in one. */
-static void die_usage(void) { die(EX_PERM, "usage: mailroom-remote domain sender msglen recipient ... (in ", auto_home, ")"); }
-static void die_root(void) { die(EX_TEMP, "refusing to run as root: mailroom-rspawn runs me as mrremote"); }
-static void die_write(void) { diesys(EX_TEMP, "unable to write the report on fd 1"); }
+static _Noreturn void die_usage(void) { die(EX_PERM, "usage: mailroom-remote domain sender msglen recipient ... (in ", auto_home, ")"); }
+static _Noreturn void die_root(void) { die(EX_TEMP, "refusing to run as root: mailroom-rspawn runs me as mrremote"); }
+static _Noreturn void die_write(void) { diesys(EX_TEMP, "unable to write the report on fd 1"); }
 
 typedef struct job_s {
   char const *domain;
@@ -138,7 +138,7 @@ static void addhost(job *jb, unsigned char const *name, unsigned pref, dnsq_cloc
       continue;
     }
     for (i = 0; i < a.naddr && got < MX_HOST_ADDRS_MAX && jb->naddr < MX_ADDRS_MAX; i++) {
-      for (k = 0; k < jb->naddr && memcmp(jb->addr[k].ip, a.addr[i], 16); k++) {
+      for (k = 0; k < jb->naddr && memcmp(jb->addr[k].ip, a.addr[i], 16) != 0; k++) {
       }
       if (k < jb->naddr) continue; /* the same address under two names: tried once */
       jb->addr[jb->naddr].pref = pref;
@@ -213,7 +213,7 @@ int main(int argc, char **argv)
   errmsg_iam("mailroom-remote");
   if (argc < 5) die_usage();
   if (!getuid() || !geteuid()) die_root();
-  signal(SIGPIPE, SIG_IGN);
+  (void)signal(SIGPIPE, SIG_IGN);
   jb.domain = argv[1];
   jb.nrcpt = (unsigned)(argc - 4);
   if (jb.nrcpt > RCPT_MAX) die(EX_PERM, "more than 100 recipients");

@@ -527,8 +527,9 @@ int smtp_try(smtpjob const *j, char const *host, unsigned char const *ip, unsign
   pipe = !!(r.ext & EXT_PIPELINING);
   mailargs[0] = 0;
   if (r.ext & EXT_SIZE) snprintf(mailargs, sizeof mailargs, " SIZE=%llu", j->wire);
-  if (j->eightbit) strcat(mailargs, " BODY=8BITMIME");
-  if (j->utf8) strcat(mailargs, " SMTPUTF8");
+  /* at most 6 + 20 + 14 + 9 bytes: no truncation */
+  snprintf(mailargs + strlen(mailargs), sizeof mailargs - strlen(mailargs), "%s%s", j->eightbit ? " BODY=8BITMIME" : "",
+           j->utf8 ? " SMTPUTF8" : "");
 
   when = "after MAIL";
   if (conn_puts(c, "MAIL FROM:<") < 0 || conn_puts(c, j->sender) < 0 || command(c, ">", mailargs, 0) < 0)

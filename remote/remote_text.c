@@ -25,9 +25,9 @@ void ip_fmt(unsigned char const *ip, char *s)
 {
   static unsigned char const mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
   if (!memcmp(ip, mapped, 12)) {
-    if (!inet_ntop(AF_INET, ip + 12, s, 46)) strcpy(s, "?");
+    if (!inet_ntop(AF_INET, ip + 12, s, 46)) memcpy(s, "?", 2);
   } else if (!inet_ntop(AF_INET6, ip, s, 46))
-    strcpy(s, "?");
+    memcpy(s, "?", 2);
 }
 
 int has8bit(char const *s, size_t n)

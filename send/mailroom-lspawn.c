@@ -45,15 +45,15 @@ struct lspawn {
   size_t reqlen;
 };
 
-static void die_read(void) { strerr_diefu1sys(111, "read requests from mailroom-send"); }
-static void die_proto(void) { strerr_dief1x(111, "protocol error in a request from mailroom-send"); }
+static _Noreturn void die_read(void) { strerr_diefu1sys(111, "read requests from mailroom-send"); }
+static _Noreturn void die_proto(void) { strerr_dief1x(111, "protocol error in a request from mailroom-send"); }
 
 /* One line of printable text for the reply. */
 static size_t clean(char *out, char const *in, size_t len)
 {
   size_t w = 0;
   for (size_t i = 0; i < len && w < TEXT_MAX; i++) {
-    unsigned char c = (unsigned char)in[i];
+    unsigned char c = (unsigned char)in[i]; /* NOLINT(clang-analyzer-core.uninitialized.Assign): the first len bytes of a slot's out were read into it (drain) */
     if (c == '\n') {
       if (w) break;
       continue;
@@ -285,7 +285,7 @@ int main(void)
     if (iopause_g(x, n, &tain_infinite) < 0) strerr_diefu1sys(111, "iopause");
     for (unsigned k = base; k < n; k++)
       if (x[k].revents) drain(&l.slot[map[k - base]]);
-    if (!eof && (x[1].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT))) {
+    if (!eof && (x[1].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT))) { /* NOLINT(misc-redundant-expression): skalibs' IOPAUSE_READ and IOPAUSE_EXCEPT both hold POLLHUP */
       ssize_t r = read(0, l.req + l.reqlen, sizeof l.req - l.reqlen);
       if (r < 0 && errno != EINTR && errno != EAGAIN) die_read();
       if (!r) eof = 1;

@@ -43,10 +43,10 @@ struct rspawn {
   char pkt[RSPAWN_PACKET_MAX + 1];
 };
 
-static void die_root(void) { strerr_dief1x(111, "refusing to run as root"); }
-static void die_read(void) { strerr_diefu1sys(111, "read a request from mailroom-send"); }
-static void die_proto(char const *why) { strerr_dief2x(111, "protocol error in a request from mailroom-send: ", why); }
-static void die_nomem(void) { strerr_diefu1sys(111, "allocate memory"); }
+static _Noreturn void die_root(void) { strerr_dief1x(111, "refusing to run as root"); }
+static _Noreturn void die_read(void) { strerr_diefu1sys(111, "read a request from mailroom-send"); }
+static _Noreturn void die_proto(char const *why) { strerr_dief2x(111, "protocol error in a request from mailroom-send: ", why); }
+static _Noreturn void die_nomem(void) { strerr_diefu1sys(111, "allocate memory"); }
 
 static void closefds(int const *fds, unsigned n)
 {
@@ -271,7 +271,7 @@ int main(void)
     if (wx >= 0 && x[wx].revents)
       for (unsigned k = 0; k < RSPAWN_SLOTS && r.pending; k++)
         if (r.slot[k].replylen) flush_reply(&r, k);
-    if (rx >= 0 && (x[rx].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT))) request(&r);
+    if (rx >= 0 && (x[rx].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT))) request(&r); /* NOLINT(misc-redundant-expression): skalibs' IOPAUSE_READ and IOPAUSE_EXCEPT both hold POLLHUP */
     if (x[0].revents & IOPAUSE_READ) {
       while (selfpipe_read() > 0) ;
       reap(&r);

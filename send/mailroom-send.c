@@ -23,10 +23,10 @@
 #define TMPSCAN_EVERY 10 /* seconds between looks at queue/tmp: as often as send_scan.c's
                             TMP_DEAD_AGE, so a dead injector's file goes within 20 s */
 
-static void die_root(void) { strerr_dief1x(111, "refusing to run as root"); }
-static void die_fds(void) { strerr_dief1x(111, "fds 3 and 4 must be the pipes to mailroom-lspawn (run mailroom-start)"); }
-static void die_trigger(void) { strerr_diefu1sys(111, "open queue/lock/trigger"); }
-static void die_spawner(char const *c) { strerr_dief3x(111, "the ", c, " spawner went away"); }
+static _Noreturn void die_root(void) { strerr_dief1x(111, "refusing to run as root"); }
+static _Noreturn void die_fds(void) { strerr_dief1x(111, "fds 3 and 4 must be the pipes to mailroom-lspawn (run mailroom-start)"); }
+static _Noreturn void die_trigger(void) { strerr_diefu1sys(111, "open queue/lock/trigger"); }
+static _Noreturn void die_spawner(char const *c) { strerr_dief3x(111, "the ", c, " spawner went away"); }
 
 #define LOST_GRACE 30 /* seconds the other channel's deliveries get to report when one spawner
                          has gone, before send exits for its restart anyway */
@@ -160,7 +160,7 @@ int main(int argc, char const *const *argv)
     }
     for (unsigned k = 2; k < n; k++) {
       struct chan *c = x[k].fd == s.ch[CHAN_LOCAL].rfd ? &s.ch[CHAN_LOCAL] : &s.ch[CHAN_REMOTE];
-      if ((x[k].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT)) && chan_read(&s, c, now) < 0) spawner_gone(&s, c, now);
+      if ((x[k].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT)) && chan_read(&s, c, now) < 0) spawner_gone(&s, c, now); /* NOLINT(misc-redundant-expression): skalibs' IOPAUSE_READ and IOPAUSE_EXCEPT both hold POLLHUP */
     }
     if (x[n].revents & IOPAUSE_READ) ctl_read(&s, now);
     if (s.ctl.npending) ctl_poll(&s);

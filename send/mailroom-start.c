@@ -16,10 +16,10 @@
 #include "auto_home.h"
 #include "roles.h"
 
-static void die_pipe(void) { strerr_diefu1sys(111, "make a pipe"); }
-static void die_fork(void) { strerr_diefu1sys(111, "fork"); }
-static void die_user(char const *u) { strerr_dief3x(111, "no user ", u, ": run make setup as root"); }
-static void die_drop(char const *u) { strerr_diefu2sys(111, "switch to user ", u); }
+static _Noreturn void die_pipe(void) { strerr_diefu1sys(111, "make a pipe"); }
+static _Noreturn void die_fork(void) { strerr_diefu1sys(111, "fork"); }
+static _Noreturn void die_user(char const *u) { strerr_dief3x(111, "no user ", u, ": run make setup as root"); }
+static _Noreturn void die_drop(char const *u) { strerr_diefu2sys(111, "switch to user ", u); }
 
 /* Becomes a role user. Only root switches; an ordinary user runs everything as itself. */
 static void become(char const *role)

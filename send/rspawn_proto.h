@@ -10,7 +10,7 @@
 #define RSPAWN_TEXT_MAX 900     /* one result's text (= send.h's TEXT_MAX) */
 #define RSPAWN_SLOTS 1000       /* slot numbers are below this (send.h's CONCURRENCY_MAX) */
 /* What rspawn reads of mailroom-remote's report: a result byte, the text, a NUL each. */
-#define RSPAWN_RECORDS_MAX (RSPAWN_RCPT_MAX * (RSPAWN_TEXT_MAX + 4))
+#define RSPAWN_RECORDS_MAX ((size_t)RSPAWN_RCPT_MAX * (RSPAWN_TEXT_MAX + 4))
 
 struct rreq {
   unsigned slot;

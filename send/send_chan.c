@@ -17,7 +17,7 @@
 /* slot (10) + result (1) + text + two NULs: anything longer is a broken spawner. */
 #define REPLY_MAX (10 + 1 + TEXT_MAX + 2)
 
-static void die_nomem(void) { strerr_diefu1sys(111, "allocate memory"); }
+static _Noreturn void die_nomem(void) { strerr_diefu1sys(111, "allocate memory"); }
 
 int chan_init(struct chan *c, char const *name, int wfd, int rfd, unsigned conc)
 {

@@ -25,7 +25,7 @@ int config_read(struct config *cf)
   num("control/concurrencylocal", &cf->conclocal, 10, 1, CONCURRENCY_MAX);
   num("control/concurrencyremote", &cf->concremote, 20, 1, CONCURRENCY_MAX);
   num("control/retrybase", &cf->retrybase, 300, 1, 86400);
-  num("control/retrymax", &cf->retrymax, 14400, 1, 7 * 86400);
+  num("control/retrymax", &cf->retrymax, 14400, 1, 7UL * 86400);
   num("control/queuelifetime", &cf->lifetime, 604800, 0, 365 * 86400UL);
   num("control/concurrencydomain", &cf->concdomain, 10, 1, CONCURRENCY_MAX);
   num("control/delaywarn", &cf->delaywarn, 14400, 0, 365 * 86400UL);

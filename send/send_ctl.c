@@ -220,8 +220,8 @@ static void command(struct send *s, char *line, time_t now)
     return;
   }
   if (!arg || !qid_parse(arg, 0, 0) ||
-      (strcmp(line, "hold") && strcmp(line, "release") && strcmp(line, "requeue") && strcmp(line, "delete") &&
-       strcmp(line, "expire"))) {
+      (strcmp(line, "hold") != 0 && strcmp(line, "release") != 0 && strcmp(line, "requeue") != 0 && strcmp(line, "delete") != 0 &&
+       strcmp(line, "expire") != 0)) {
     if (arg) arg[-1] = ' ';
     log_quote(q, sizeof q, line);
     log_line("ctl", 0, "error=\"unknown command\" line=\"%s\"", q);

@@ -53,7 +53,7 @@ void dsn_status(char const *text, int delayed, char *out)
   if (isdig(t[0]) && isdig(t[1]) && isdig(t[2]) && (t[3] == ' ' || t[3] == '-')) t += 4;
   l = enhanced(t);
   if (!l) {
-    strcpy(out, delayed ? "4.0.0" : "5.0.0");
+    memcpy(out, delayed ? "4.0.0" : "5.0.0", sizeof "4.0.0");
     return;
   }
   memcpy(out, t, l);
@@ -95,6 +95,7 @@ static int catline(stralloc *sa, char const *s)
 static int catf(stralloc *sa, char const *fmt, char const *a, char const *b)
 {
   char line[512];
+  /* cppcheck-suppress wrongPrintfScanfArgNum ; a format with one %s leaves b over, which C allows (7.21.6.1) */
   snprintf(line, sizeof line, fmt, a, b);
   return cat(sa, line);
 }

@@ -59,7 +59,7 @@ int info_create(struct msg const *m)
   if (!buf) return -1;
   header(buf, m);
   for (unsigned i = 0; i < m->nrcpt; i++) {
-    record(rec, m, i, "");
+    record(rec, m, i, 0); /* no text yet: blanks */
     memcpy(buf + INFO_HEADER + (size_t)i * INFO_RECORD, rec, INFO_RECORD);
   }
   infopath(path, sizeof path, m->id);
@@ -110,7 +110,8 @@ int info_load(struct msg *m)
     got += (size_t)r;
   }
   close(fd);
-  if (got != len || memcmp(buf, "MRI1 ", 5) || buf[INFO_HEADER - 1] != '\n' || num(buf + 25, 8, &ok) != m->nrcpt ||
+  /* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): len >= INFO_HEADER, as nrcpt * 256 cannot wrap a size_t */
+  if (got != len || memcmp(buf, "MRI1 ", 5) != 0 || buf[INFO_HEADER - 1] != '\n' || num(buf + 25, 8, &ok) != m->nrcpt ||
       !ok)
     goto bad;
   {

@@ -58,12 +58,14 @@ struct msg *msg_load(struct send *s, char const *dir, char const *id, int fresh)
   envelope_check(m->env, m->envlen, &(size_t){ 0 });
   for (char const *p = envelope_next(m->env, 0); p; p = envelope_next(m->env, p)) k++;
   m->nrcpt = k;
-  m->rcpt = malloc(k * sizeof *m->rcpt);
-  m->state = malloc(k);
-  m->chan = malloc(k);
-  m->attempts = calloc(k, sizeof *m->attempts);
-  m->nexttry = calloc(k, sizeof *m->nexttry);
-  m->flight = calloc(k, 1);
+  /* never 0 bytes: malloc(0) and calloc(0, n) may return NULL, which reads as out of memory */
+  size_t a = k ? k : 1;
+  m->rcpt = malloc(a * sizeof *m->rcpt);
+  m->state = malloc(a);
+  m->chan = malloc(a);
+  m->attempts = calloc(a, sizeof *m->attempts);
+  m->nexttry = calloc(a, sizeof *m->nexttry);
+  m->flight = calloc(a, 1);
   if (!m->rcpt || !m->state || !m->chan || !m->attempts || !m->nexttry || !m->flight) goto err;
   k = 0;
   for (char const *p = envelope_next(m->env, 0); p; p = envelope_next(m->env, p)) {

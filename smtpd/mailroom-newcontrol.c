@@ -4,6 +4,7 @@
    an edit; lib/sh/setup.d/smtpd.sh runs it. With no argument it does both files; a list
    whose text is gone has its cdb removed, so the text stays the one source. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -18,16 +19,16 @@
 
 static char const *const known[] = { "rcpthosts", "recipients" };
 
-static void die_usage(void) { strerr_dieusage(EX_PERM, USAGE); }
-static void die_home(void) { strerr_diefusys(EX_TEMP, "chdir to ", auto_home); }
-static void die_long(char const *n, unsigned long line)
+static _Noreturn void die_usage(void) { strerr_dieusage(EX_PERM, USAGE); }
+static _Noreturn void die_home(void) { strerr_diefusys(EX_TEMP, "chdir to ", auto_home); }
+static _Noreturn void die_long(char const *n, unsigned long line)
 {
   char fmt[ULONG_FMT];
   fmt[ulong_fmt(fmt, line)] = 0;
   strerr_dief(EX_PERM, "control/", n, " line ", fmt, " is longer than 1024 bytes: control/", n, ".cdb not changed");
 }
-static void die_make(char const *n) { strerr_diefusys(EX_TEMP, "make control/", n, ".cdb"); }
-static void die_unlink(char const *n) { strerr_diefusys(EX_TEMP, "remove control/", n, ".cdb"); }
+static _Noreturn void die_make(char const *n) { strerr_diefusys(EX_TEMP, "make control/", n, ".cdb"); }
+static _Noreturn void die_unlink(char const *n) { strerr_diefusys(EX_TEMP, "remove control/", n, ".cdb"); }
 
 static int is_known(char const *n)
 {
@@ -51,9 +52,7 @@ static void one(char const *n)
   if (errno == EINVAL && bad) die_long(n, bad);
   if (errno != ENOENT) die_make(n);
   /* no text: no cdb either */
-  strcpy(cdb, "control/");
-  strcat(cdb, n);
-  strcat(cdb, ".cdb");
+  snprintf(cdb, sizeof cdb, "control/%s.cdb", n); /* n is one of known[] */
   if (unlink(cdb) < 0) {
     if (errno != ENOENT) die_unlink(n);
     return;

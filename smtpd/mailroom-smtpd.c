@@ -34,11 +34,11 @@ static void unavailable(void)
   ssize_t w = write(1, r, sizeof r - 1);
   (void)w;
 }
-static void die_root(void) { unavailable(); strerr_dief(EX_TEMP, "refusing to run as root: start me as mrsmtpd (tcpserver -u -g, or user in inetd.conf)"); }
-static void die_home(void) { unavailable(); strerr_diefusys(EX_TEMP, "chdir to ", auto_home); }
-static void die_control(char const *f) { unavailable(); strerr_diefusys(EX_TEMP, "read ", auto_home, "/", f); }
-static void die_path(void) { unavailable(); strerr_dief(EX_TEMP, "the path of mailroom-queue is too long"); }
-static void die_nomem(void) { unavailable(); strerr_dief(EX_TEMP, "out of memory"); }
+static _Noreturn void die_root(void) { unavailable(); strerr_dief(EX_TEMP, "refusing to run as root: start me as mrsmtpd (tcpserver -u -g, or user in inetd.conf)"); }
+static _Noreturn void die_home(void) { unavailable(); strerr_diefusys(EX_TEMP, "chdir to ", auto_home); }
+static _Noreturn void die_control(char const *f) { unavailable(); strerr_diefusys(EX_TEMP, "read ", auto_home, "/", f); }
+static _Noreturn void die_path(void) { unavailable(); strerr_dief(EX_TEMP, "the path of mailroom-queue is too long"); }
+static _Noreturn void die_nomem(void) { unavailable(); strerr_dief(EX_TEMP, "out of memory"); }
 
 /* fd 2 must exist, so that no file we open becomes it and gets our log. */
 static void fds_check(void)
@@ -65,16 +65,16 @@ static unsigned long readnum(char const *file, unsigned long def)
    xinetd), else "unknown" (a pipe, a test). */
 static void client_ip(char *ip, size_t n)
 {
-  struct sockaddr_storage ss;
+  struct sockaddr_storage ss = { 0 }; /* family 0 (unknown) unless getpeername fills it */
   socklen_t sl = sizeof ss;
   char const *e = getenv("TCPREMOTEIP");
   if (e && *e && strlen(e) < n && strspn(e, "0123456789abcdefABCDEF.:") == strlen(e)) {
     /* an IPv4 client of an IPv6 socket is shown as IPv4 */
     if (!strncasecmp(e, "::ffff:", 7) && strchr(e + 7, '.') && !strchr(e + 7, ':')) e += 7;
-    strcpy(ip, e);
+    memcpy(ip, e, strlen(e) + 1);
     return;
   }
-  strcpy(ip, "unknown");
+  memcpy(ip, "unknown", sizeof "unknown");
   if (getpeername(0, (struct sockaddr *)&ss, &sl) < 0) return;
   if (ss.ss_family == AF_INET) {
     inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, (socklen_t)n);

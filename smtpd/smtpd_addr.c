@@ -166,7 +166,7 @@ enum smtpd_perr smtpd_addr_parse(char const *s, size_t len, int mail, int utf8, 
     if (!smtpd_utf8_valid(s, len)) return P_BADUTF8;
   }
   /* a route may make the path longer than the address; nothing else can be */
-  if (len > 2 * ENV_ADDR_MAX) return P_LONG;
+  if (len > 2 * (size_t)ENV_ADDR_MAX) return P_LONG;
 
   skip = route_skip(s, len, utf8);
   if (skip == (size_t)-1) return P_ADDR;
@@ -197,7 +197,7 @@ enum smtpd_perr smtpd_addr_parse(char const *s, size_t len, int mail, int utf8, 
 
   if (llen == len) {
     /* no domain: only <postmaster> is allowed that way (RFC 5321 4.5.1) */
-    if (mail || loclen != 10 || strncasecmp(local, "postmaster", 10)) return P_NODOMAIN;
+    if (mail || loclen != 10 || strncasecmp(local, "postmaster", 10) != 0) return P_NODOMAIN;
     memcpy(p->addr, local, loclen);
     p->len = p->at = loclen;
     p->addr[loclen] = 0;

@@ -52,7 +52,7 @@ static int split_path(char const *s, size_t len, char const *key, size_t *a0, si
 {
   size_t kl = strlen(key), i;
   int inq = 0;
-  if (len < kl || strncasecmp(s, key, kl)) return -1;
+  if (len < kl || strncasecmp(s, key, kl) != 0) return -1;
   i = kl;
   while (i < len && s[i] == ' ') i++;
   if (i >= len || s[i] != '<') return -1;

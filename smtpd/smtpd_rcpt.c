@@ -117,7 +117,7 @@ static int passwd_user(char const *name)
   if (!f) return -1;
   errno = 0;
   while ((pw = fgetpwent(f))) {
-    if (strcmp(pw->pw_name, name)) continue;
+    if (strcmp(pw->pw_name, name) != 0) continue;
     found = pw->pw_uid && pw->pw_uid <= ASSIGN_ID_MAX && pw->pw_gid <= ASSIGN_ID_MAX && pw->pw_dir &&
             pw->pw_dir[0] == '/';
     if (!found) break;
@@ -126,7 +126,7 @@ static int passwd_user(char const *name)
     break;
   }
   e = errno;
-  fclose(f);
+  (void)fclose(f); /* read only: nothing to lose */
   errno = e;
   return found;
 }

@@ -58,6 +58,6 @@ int smtpd_sasl_plain(char const *m, size_t len, smtpd_cred *c)
   c->plen = len - zl - ul - 2;
   if (memchr(c->pass, 0, c->plen)) return -1;
   /* acting for another user (an authzid that is not the authcid) is not offered */
-  if (zl && (zl != ul || memcmp(m, c->user, ul))) return -2;
+  if (zl && (zl != ul || memcmp(m, c->user, ul) != 0)) return -2;
   return 0;
 }

@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
     static struct rres back[RSPAWN_RCPT_MAX];
     if (!len || rrep_parse(out, len, &slot, back, n) < 0 || slot != 5) __builtin_trap();
     for (unsigned k = 0; k < n; k++)
-      if (back[k].r != res[k].r || strcmp(back[k].text, res[k].text)) __builtin_trap();
+      if (back[k].r != res[k].r || strcmp(back[k].text, res[k].text) != 0) __builtin_trap();
   }
   if (rreq_parse((char const *)data, size, &q) == 0) {
     if (!q.n || q.n > RSPAWN_RCPT_MAX || q.slot >= RSPAWN_SLOTS) __builtin_trap();

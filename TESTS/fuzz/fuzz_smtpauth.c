@@ -53,7 +53,7 @@ static void sasl(char const *s, size_t len, int plain)
     if (buf[SMTPD_SASL_MAX + i] != 0x5a) __builtin_trap();
   if (n < 0) return;
   if ((size_t)n > len / 4 * 3 || (size_t)n > SMTPD_SASL_MAX) __builtin_trap();
-  if (encode((unsigned char const *)buf, (size_t)n, re) != len || memcmp(re, s, len)) __builtin_trap();
+  if (encode((unsigned char const *)buf, (size_t)n, re) != len || memcmp(re, s, len) != 0) __builtin_trap();
   if (plain && !smtpd_sasl_plain(buf, (size_t)n, &c)) {
     if (c.user < buf || c.user + c.ulen > buf + n || c.pass < buf || c.pass + c.plen > buf + n) __builtin_trap();
     if (memchr(c.pass, 0, c.plen) || memchr(c.user, 0, c.ulen)) __builtin_trap();

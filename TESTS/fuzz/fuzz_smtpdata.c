@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
   feed(in, n, n ? n : 1, (unsigned long long)data[1] * 16 + 1, &a);
   feed(in, n, (size_t)data[0] % 7 + 1, (unsigned long long)data[1] * 16 + 1, &b);
   if (a.taken != b.taken || a.end != b.end || a.flags != b.flags || a.outlen != b.outlen ||
-      memcmp(a.out, b.out, a.outlen))
+      memcmp(a.out, b.out, a.outlen) != 0)
     __builtin_trap();
   if (a.outlen > a.taken || memchr(a.out, '\r', a.outlen)) __builtin_trap();
   if (a.end) {

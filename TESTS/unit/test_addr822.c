@@ -97,6 +97,8 @@ static void hostile(counts *c)
   char *s = malloc(big), *out = malloc(big + 1);
   int r;
   if (!s || !out) {
+    free(s);
+    free(out);
     check(c, 0, "hostile: malloc");
     return;
   }

@@ -254,7 +254,7 @@ int main(void)
   char dir[] = "/tmp/test_assign.XXXXXX";
   char cmd[64];
 
-  setvbuf(stdout, 0, _IOLBF, 0); /* a crash (a wrong cdb link order) still shows the last case */
+  (void)setvbuf(stdout, 0, _IOLBF, 0); /* a crash (a wrong cdb link order) still shows the last case */
   parser_cases(&t);
   if (!mkdtemp(dir)) { perror("mkdtemp"); return 111; }
   lookup_cases(&t, dir);

@@ -129,7 +129,7 @@ static void norm(counts *c)
         na = norm_run(s, len, flagi, 8, a);
         nb = norm_run(s, len, flagi, 1, b);
         total++;
-        if (na != nr || nb != nr || memcmp(a, r, nr) || memcmp(b, r, nr)) {
+        if (na != nr || nb != nr || memcmp(a, r, nr) != 0 || memcmp(b, r, nr) != 0) {
           if (bad++ < 3) printf("  mismatch on [%.*s] flagi=%d\n", (int)len, s, flagi);
         }
       }
@@ -307,7 +307,7 @@ static void make(counts *c)
   for (words = 0, i = 0; i + 12 <= sa.len; i++) {
     static char const b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     char const *p0, *p1;
-    if (memcmp(sa.s + i, "=?UTF-8?B?", 10)) continue;
+    if (memcmp(sa.s + i, "=?UTF-8?B?", 10) != 0) continue;
     p0 = strchr(b64, sa.s[i + 10]);
     p1 = strchr(b64, sa.s[i + 11]);
     /* the first byte of the word: 6 bits of the first character, 2 of the second */

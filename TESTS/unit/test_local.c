@@ -201,7 +201,7 @@ int main(void)
   struct tally t = { 0, 0 };
   char dir[] = "/tmp/mailroom-test-local.XXXXXX";
   char cmd[128];
-  signal(SIGPIPE, SIG_IGN); /* as mailroom-local's main does */
+  (void)signal(SIGPIPE, SIG_IGN); /* as mailroom-local's main does */
   if (!mkdtemp(dir)) {
     printf("FAIL local: mkdtemp\n");
     return 1;

@@ -59,6 +59,8 @@ static int session(struct pop3_box *b, char const *cmds, char **out, int *code)
   static struct pop3d s;
   size_t len;
   int in = open("in.txt", O_RDWR | O_CREAT | O_TRUNC, 0600), o = open("out.txt", O_RDWR | O_CREAT | O_TRUNC, 0600);
+  *out = 0; /* a failed set-up fails the case, not reads garbage */
+  *code = -1;
   if (in < 0 || o < 0 || write(in, cmds, strlen(cmds)) < 0 || lseek(in, 0, SEEK_SET) < 0) return -1;
   s.box = *b;
   s.errors = 0;
@@ -153,11 +155,11 @@ static void box_cases(struct tally *t)
   if (rename("cur", "cur.x") == 0) {
     check(t, pop3_box_scan(&b) < 0 && errno == ENOENT, "box without cur/ is an error");
     pop3_box_free(&b);
-    rename("cur.x", "cur");
+    check(t, rename("cur.x", "cur") == 0, "cur/ back in place");
   }
   {
     static char cmds[POP3_ERRORS_MAX * 6 + 1];
-    for (int i = 0; i < POP3_ERRORS_MAX; i++) memcpy(cmds + 6 * i, "XXXX\r\n", 6);
+    for (int i = 0; i < POP3_ERRORS_MAX; i++) memcpy(cmds + 6 * (size_t)i, "XXXX\r\n", 6);
     pop3_box_scan(&b);
     session(&b, cmds, &out, &code);
     check(t, code == POP3_EXIT_TOLD && out && strstr(out, "-ERR too many errors"), "session too many errors ends it");

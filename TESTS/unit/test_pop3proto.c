@@ -129,7 +129,7 @@ static void xf(struct tally *t, char const *label, char const *in, size_t len, i
   size_t steps[] = { 0, 1, 2, 3, 7 };
   for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
     size_t w = xform_all(in, len, top, lines, steps[k], out);
-    if (w != wantlen || memcmp(out, want, wantlen)) {
+    if (w != wantlen || memcmp(out, want, wantlen) != 0) {
       fprintf(stderr, "  %s (step %zu): got %zu bytes: %.*s\n", label, steps[k], w, (int)(w == (size_t)-1 ? 0 : w), out);
       ok = 0;
     }

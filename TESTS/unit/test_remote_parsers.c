@@ -350,7 +350,7 @@ static void test_msg(void)
       i += k;
     }
     o += msgconv_end(&c, out + o);
-    if (o != sizeof want - 1 || memcmp(out, want, o)) ok = 0;
+    if (o != sizeof want - 1 || memcmp(out, want, o) != 0) ok = 0;
   }
   check(ok, "msg: CRLF, dot-stuffing, bare CR kept, final CRLF and dot, every chunk size", "");
   msgconv_init(&c);

@@ -48,7 +48,7 @@ int main(void)
   check(dsn_header_len("A: b\r\n\r\nbody", 12) == 8, "header: CRLF empty line");
   check(dsn_header_len("A: b\nC: d", 9) == 5, "header: no body and no final newline: whole lines");
   {
-    size_t n = DSN_HEADERS_MAX * 2;
+    size_t n = (size_t)DSN_HEADERS_MAX * 2;
     char *big = malloc(n);
     for (size_t k = 0; k < n; k++) big[k] = (k % 80 == 79) ? '\n' : 'x';
     check(dsn_header_len(big, n) <= DSN_HEADERS_MAX && big[dsn_header_len(big, n) - 1] == '\n',

@@ -187,7 +187,7 @@ static void chunk_property(void)
     run(in, n, 1 << 30, 20, &a);
     run(in, n, (size_t)(seed % 5) + 1, 20, &b);
     if (a.end != b.end || a.taken != b.taken || a.flags != b.flags || a.outlen != b.outlen ||
-        memcmp(a.out, b.out, a.outlen) || a.outlen > n)
+        memcmp(a.out, b.out, a.outlen) != 0 || a.outlen > n)
       bad = 1;
     free(a.out);
     free(b.out);
