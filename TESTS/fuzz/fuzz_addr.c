@@ -41,7 +41,7 @@ static void smtp_side(char const *s, size_t len)
     FAIL_IF(p.at < p.len && !smtpd_domain_valid(p.addr + p.at + 1, p.len - p.at - 1, utf8));
     /* the canonical form is what goes into the envelope: it must read back as itself */
     FAIL_IF(smtpd_addr_parse(p.addr, p.len, mail, utf8, &q) != P_OK);
-    FAIL_IF(q.len != p.len || memcmp(q.addr, p.addr, p.len) || q.at != p.at);
+    FAIL_IF(q.len != p.len || memcmp(q.addr, p.addr, p.len) != 0 || q.at != p.at);
   }
   (void)smtpd_domain_valid(s, len, 0);
   (void)smtpd_domain_valid(s, len, 1);
@@ -92,7 +92,7 @@ static void inject_side(char const *s, size_t len)
 int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
 {
   char const *s = (char const *)data;
-  if (size > 4 * ENV_ADDR_MAX) return 0;
+  if (size > (size_t)4 * ENV_ADDR_MAX) return 0;
   smtp_side(s, size);
   header_side(s, size);
   inject_side(s, size);

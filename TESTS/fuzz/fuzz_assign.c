@@ -71,7 +71,7 @@ static void check_user(struct assign_user const *u)
   FAIL_IF(strnlen(u->user, sizeof u->user) >= sizeof u->user || !u->user[0]);
   FAIL_IF(strnlen(u->home, sizeof u->home) >= sizeof u->home || u->home[0] != '/');
   FAIL_IF(strnlen(u->ext, sizeof u->ext) >= sizeof u->ext);
-  FAIL_IF(strcmp(u->dash, "") && strcmp(u->dash, "-"));
+  FAIL_IF(strcmp(u->dash, "") != 0 && strcmp(u->dash, "-") != 0);
 }
 
 /* The value fields of an accepted line must come back from the decoder as they were. */
@@ -83,17 +83,17 @@ static void roundtrip(char const *val, size_t vallen)
   FAIL_IF(assign_unpack(val, vallen, &u) < 0);
   check_user(&u);
   l0 = strlen(val);
-  FAIL_IF(strcmp(u.user, val));
+  FAIL_IF(strcmp(u.user, val) != 0);
   val += l0 + 1;
   val += strlen(val) + 1; /* uid */
   val += strlen(val) + 1; /* gid */
   l3 = strlen(val);
-  FAIL_IF(strcmp(u.home, val));
+  FAIL_IF(strcmp(u.home, val) != 0);
   val += l3 + 1;
   l4 = strlen(val);
-  FAIL_IF(strcmp(u.dash, val));
+  FAIL_IF(strcmp(u.dash, val) != 0);
   val += l4 + 1;
-  FAIL_IF(strcmp(u.ext, val));
+  FAIL_IF(strcmp(u.ext, val) != 0);
 }
 
 int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
@@ -105,7 +105,7 @@ int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
   size_t pos = 0, nlook = 0, i;
   int fd, r = 1;
 
-  if (size > 64 * 1024) return 0;
+  if (size > (size_t)64 * 1024) return 0;
   if (assign_unpack(s, size, &u) == 0) check_user(&u);
   if (!*cdbpath) make_dir();
   fd = open(cdbpath, O_RDWR | O_CREAT | O_TRUNC, 0600); /* read too: CDB_PUT_INSERT looks */

@@ -85,8 +85,8 @@ static void readers(char const *s, size_t n)
   if (r == 1) {
     l = strlen(line);
     FAIL_IF(!l || l >= sizeof line || memchr(line, '\n', l) || strchr(" \t\r", line[l - 1]));
-    FAIL_IF(memcmp(line, s, l) && !memchr(s, 0, l));
-  } else if (r == 0) FAIL_IF(strcmp(line, "dflt"));
+    FAIL_IF(memcmp(line, s, l) != 0 && !memchr(s, 0, l));
+  } else if (r == 0) FAIL_IF(strcmp(line, "dflt") != 0);
   else FAIL_IF(errno != EOVERFLOW && errno != EINVAL);
   r = control_readulong("control/x", &u, 42);
   if (!r) FAIL_IF(u != 42);
@@ -104,7 +104,7 @@ static void routes(char const *lines, size_t ln, char const *dom)
     FAIL_IF(!rt.found || strnlen(rt.host, sizeof rt.host) >= sizeof rt.host || rt.port > 65535);
     if (rt.literal) {
       unsigned char ip[16];
-      FAIL_IF(!routes_literal(rt.host, strlen(rt.host), ip) || memcmp(ip, rt.ip, 16));
+      FAIL_IF(!routes_literal(rt.host, strlen(rt.host), ip) || memcmp(ip, rt.ip, 16) != 0);
     }
   } else FAIL_IF(r != 0 && !(r == -1 && errno == EINVAL));
   r = tlsdomains_find(lines, ln, dom);

@@ -88,9 +88,9 @@ static void names(char const *s, size_t n)
       if (!r) break;
       FAIL_IF(r < 0); /* DOTQMAIL_NAME_MAX is meant to suffice for any extension */
       nl = strlen(name);
-      FAIL_IF(nl >= sizeof name || memcmp(name, DOTQMAIL_PREFIX, sizeof DOTQMAIL_PREFIX - 1));
+      FAIL_IF(nl >= sizeof name || memcmp(name, DOTQMAIL_PREFIX, sizeof DOTQMAIL_PREFIX - 1) != 0);
       for (i = base; i < nl; i++) FAIL_IF(name[i] == '.' || (name[i] >= 'A' && name[i] <= 'Z'));
-      if (defpos != (size_t)-1) FAIL_IF(defpos > elen || strcmp(name + nl - 7, "default"));
+      if (defpos != (size_t)-1) FAIL_IF(defpos > elen || strcmp(name + nl - 7, "default") != 0);
       if (!k) FAIL_IF(nl != base + elen);
       if (!*dash[dd]) FAIL_IF(k);
       /* a short buffer is refused, not overrun */

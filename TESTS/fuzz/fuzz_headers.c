@@ -114,7 +114,7 @@ static void dsn_side(char const *s, size_t n)
   if (!text) return;
   memcpy(text, s, tl);
   text[tl] = 0;
-  if (memchr(text, 0, tl)) tl = strlen(text);
+  /* a NUL inside: dsn_status sees the text up to it, as a C string */
   dsn_status(text, 0, status);
   FAIL_IF(strnlen(status, sizeof status) >= sizeof status || status[0] != '5');
   dsn_status(text, 1, status);
@@ -134,7 +134,7 @@ static void dsn_side(char const *s, size_t n)
 int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
 {
   char const *s = (char const *)data + 1;
-  if (!size || size > 3 * INJECT_HDR_MAX) return 0;
+  if (!size || size > (size_t)3 * INJECT_HDR_MAX) return 0;
   inject_side(s, size - 1, (size_t)(data[0] & 0x7f) * 37 + 1, data[0] >> 7);
   dsn_side(s, size - 1);
   return 0;
