@@ -111,8 +111,9 @@ build/auto_home.c: FORCE
 # instead of linking release objects with sanitized ones.
 # build/fuzz/.flags and build/bench/.flags do the same for the fuzz targets and bench tools,
 # whose flags do not depend on SANITIZE.
-stamp = @mkdir -p $(dir $(1)) && printf '%s\n' '$(2)' > $(1).new && \
-  if cmp -s $(1).new $(1); then rm -f $(1).new; else mv $(1).new $(1); fi
+# The temporary file is per process, as for auto_home.c: tests run `make relink` side by side.
+stamp = @mkdir -p $(dir $(1)) && t=$(1).new.$$$$ && printf '%s\n' '$(2)' > $$t && \
+  if cmp -s $$t $(1); then rm -f $$t; else mv -f $$t $(1); fi
 build/.flags: FORCE
 	$(call stamp,$@,CC=$(CC) CFLAGS=$(ALL_CFLAGS) LDFLAGS=$(LDFLAGS) SANLOG=$(if $(SAN_OBJ),$(SANLOG)))
 
