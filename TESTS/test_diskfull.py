@@ -24,7 +24,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
 import mrinst  # noqa: E402
 import smtpinst  # noqa: E402
-from mrinst import IS_ROOT, QUEUE_DIRS, info  # noqa: E402
+from mrinst import IS_ROOT, QUEUE_DIRS, info, wait_until  # noqa: E402
 
 R = mrinst.Results()
 SLOW = mrinst.SLOW
@@ -128,14 +128,6 @@ def queue_leftovers(inst):
     q = inst.queue_files()
     return {d: q[d] for d in ('tmp', 'new') if q[d]}
 
-
-def wait_until(fn, timeout, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v or time.monotonic() >= deadline:
-            return v
-        time.sleep(interval)
 
 
 def sendmail_check(inst, label):

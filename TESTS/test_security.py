@@ -36,7 +36,7 @@ import mrinst  # noqa: E402
 import pop3inst  # noqa: E402
 import smtpfake  # noqa: E402
 import smtpinst  # noqa: E402
-from mrinst import IS_ROOT, info  # noqa: E402
+from mrinst import IS_ROOT, info, wait_until  # noqa: E402
 from smtpinst import free_port  # noqa: E402
 
 R = mrinst.Results()
@@ -118,14 +118,6 @@ def check_uids(label, inst, want, extra=None):
     info('%s: %s' % (label, {k: sorted(v) for k, v in seen.items()}))
     return seen
 
-
-def wait_until(fn, timeout, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v or time.monotonic() >= deadline:
-            return v
-        time.sleep(interval)
 
 
 # --- snapshots ----------------------------------------------------------------------------

@@ -15,13 +15,7 @@
 #include "addr822.h"
 #include "envelope.h"
 
-#define FAIL_IF(c) \
-  do { \
-    if (c) { \
-      fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c); \
-      abort(); \
-    } \
-  } while (0)
+#include "fuzz.h"
 
 static void smtp_side(char const *s, size_t len)
 {

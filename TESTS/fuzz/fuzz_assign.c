@@ -21,13 +21,7 @@
 
 #include "assign.h"
 
-#define FAIL_IF(c) \
-  do { \
-    if (c) { \
-      fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c); \
-      abort(); \
-    } \
-  } while (0)
+#include "fuzz.h"
 
 #define LOOKUPS_MAX 4
 

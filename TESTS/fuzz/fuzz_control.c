@@ -23,13 +23,7 @@
 #include "ctlmap.h"
 #include "../../remote/remote.h"
 
-#define FAIL_IF(c) \
-  do { \
-    if (c) { \
-      fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c); \
-      abort(); \
-    } \
-  } while (0)
+#include "fuzz.h"
 
 #define KEYS_MAX 8
 #define FILE_MAX (1UL << 20)

@@ -13,13 +13,7 @@
 
 #include "dotqmail.h"
 
-#define FAIL_IF(c) \
-  do { \
-    if (c) { \
-      fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c); \
-      abort(); \
-    } \
-  } while (0)
+#include "fuzz.h"
 
 static void lines(char const *s, size_t n)
 {

@@ -15,13 +15,7 @@
 #include "../../send/send_dsn.h"
 #include "envelope.h"
 
-#define FAIL_IF(c) \
-  do { \
-    if (c) { \
-      fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c); \
-      abort(); \
-    } \
-  } while (0)
+#include "fuzz.h"
 
 #define STEP_MIN 512
 

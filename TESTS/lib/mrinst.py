@@ -108,6 +108,16 @@ class Results:
         sys.exit(1 if self.failed else 0)
 
 
+def wait_until(fn, timeout, interval=0.1):
+    """fn() until it returns something true or timeout seconds pass; its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(interval)
+
+
 def info(*a):
     """A line for the reader, not counted by the runner."""
     print('#', *a, flush=True)
