@@ -200,7 +200,7 @@ build/fuzz/obj/auto_home.o: build/auto_home.c build/fuzz/.flags
 	@$(FUZZ_CC) $(FUZZ_FLAGS) -c -o $@ $<
 build/fuzz/mods.a: $(FUZZ_MOD_OBJ)
 	@rm -f $@; ar rcs $@ $^
-build/fuzz/%: TESTS/fuzz/%.c build/fuzz/mods.a build/fuzz/.flags
+build/fuzz/%: TESTS/fuzz/%.c TESTS/fuzz/fuzz.h build/fuzz/mods.a build/fuzz/.flags
 	@$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< build/fuzz/mods.a $(CDB) $(SKA)
 fuzz-build: all $(FUZZ_BINS)
 # FUZZ_ONLY="a b" runs only those targets; each run appends a line to TESTS/fuzz/RUNLOG.
