@@ -20,6 +20,7 @@
 #include <skalibs/tai.h>
 #include "assign.h"
 #include "auto_home.h"
+#include "vfchild.h"
 #include "control.h"
 #include "msgfile.h"
 #include "qid.h"
@@ -76,7 +77,12 @@ static void reply(unsigned slot, char result, char const *text)
   allwrite(1, buf, (size_t)n + 2 + tl + 1);
 }
 
-/* The child: become the user and run mailroom-local. Never returns. */
+/* The child: become the user and run mailroom-local. Never returns.
+   It runs after vfork, on the parent's memory until the exec: it touches only its own stack
+   and makes system calls (the parent is single-threaded, so glibc's setuid family calls the
+   kernel directly and changes this task's credentials alone). vfork rather than fork because
+   copying the parent's page tables was most of the cost of a delivery's process creation here
+   (INTERNALS.md, "Performance"). */
 static void child(struct assign_user const *u, int msgfd, int outfd, char const *const *args)
 {
   char prog[1024];
@@ -87,24 +93,16 @@ static void child(struct assign_user const *u, int msgfd, int outfd, char const 
   if (dup2(msgfd, 0) < 0 || dup2(outfd, 1) < 0 || dup2(outfd, 2) < 0) _exit(111);
   if (!getuid()) {
     gid_t g = (gid_t)u->gid;
-    if (!u->uid) {
-      dprintf(1, "4.3.0 refusing to deliver as root for %s\n", u->user);
-      _exit(111);
-    }
-    if (setgroups(1, &g) < 0 || setgid(g) < 0 || setuid((uid_t)u->uid) < 0) {
-      dprintf(1, "4.3.0 unable to switch to uid %lu gid %lu: %s\n", u->uid, u->gid, strerror(errno));
-      _exit(111);
-    }
+    if (!u->uid) vfchild_fail(1, 111, "4.3.0 refusing to deliver as root for %s\n", u->user);
+    if (setgroups(1, &g) < 0 || setgid(g) < 0 || setuid((uid_t)u->uid) < 0)
+      vfchild_fail(1, 111, "4.3.0 unable to switch to uid %lu gid %lu: %s\n", u->uid, u->gid, strerror(errno));
     if (!getuid() || !geteuid()) _exit(111);
   }
-  if (chdir(u->home) < 0) {
-    dprintf(1, "4.2.1 unable to enter home directory %s: %s\n", u->home, strerror(errno));
-    _exit(111);
-  }
+  if (chdir(u->home) < 0)
+    vfchild_fail(1, 111, "4.2.1 unable to enter home directory %s: %s\n", u->home, strerror(errno));
   snprintf(prog, sizeof prog, "%s/bin/mailroom-local", auto_home);
   execv(prog, (char *const *)args);
-  dprintf(1, "4.3.0 unable to run %s: %s\n", prog, strerror(errno));
-  _exit(111);
+  vfchild_fail(1, 111, "4.3.0 unable to run %s: %s\n", prog, strerror(errno));
 }
 
 static void start(struct lspawn *l, unsigned slot, char const *id, char const *sender, char const *rcpt)
@@ -153,7 +151,7 @@ static void start(struct lspawn *l, unsigned slot, char const *id, char const *s
   {
     char const *args[] = { "mailroom-local", "--", u.user, u.home, local, u.dash, u.ext, domain, sender, lenstr,
                            l->dd, 0 };
-    pid = fork();
+    pid = vfork();
     if (!pid) child(&u, msgfd, p[1], args);
   }
   close(msgfd);

@@ -19,6 +19,7 @@
 #include <skalibs/strerr.h>
 #include <skalibs/tai.h>
 #include "auto_home.h"
+#include "vfchild.h"
 #include "rspawn_proto.h"
 
 #define FDS_MAX 4 /* SCM_RIGHTS room: more than one fd in a request is a protocol error */
@@ -91,7 +92,8 @@ static void refuse(struct rspawn *r, unsigned k, unsigned n, char what, char con
   queue_reply(r, k, res, n);
 }
 
-/* The child: the message on fd 0 from offset 0, the report pipe on fd 1. Never returns. */
+/* The child: the message on fd 0 from offset 0, the report pipe on fd 1. Never returns.
+   It runs after vfork (see mailroom-lspawn.c): its own stack and system calls only. */
 static void child(struct rreq const *q, int msgfd, int outfd)
 {
   char prog[1024];
@@ -103,7 +105,8 @@ static void child(struct rreq const *q, int msgfd, int outfd)
   sig_restore(SIGPIPE);
   sig_restore(SIGTERM);
   if (dup2(msgfd, 0) < 0 || dup2(outfd, 1) < 0) _exit(111);
-  if (lseek(0, 0, SEEK_SET) < 0) strerr_diefu1sys(111, "rewind the message file");
+  if (lseek(0, 0, SEEK_SET) < 0)
+    vfchild_fail(2, 111, "mailroom-rspawn: fatal: unable to rewind the message file: %s\n", strerror(errno));
   snprintf(prog, sizeof prog, "%s/bin/mailroom-remote", auto_home);
   argv[a++] = "mailroom-remote";
   argv[a++] = rspawn_domain(q->rcpt[0]);
@@ -112,7 +115,7 @@ static void child(struct rreq const *q, int msgfd, int outfd)
   for (unsigned i = 0; i < q->n; i++) argv[a++] = q->rcpt[i];
   argv[a] = 0;
   execv(prog, (char *const *)argv);
-  strerr_diefu2sys(111, "run ", prog);
+  vfchild_fail(2, 111, "mailroom-rspawn: fatal: unable to run %s: %s\n", prog, strerror(errno));
 }
 
 static void start(struct rspawn *r, struct rreq const *q, int msgfd)
@@ -124,7 +127,7 @@ static void start(struct rspawn *r, struct rreq const *q, int msgfd)
     refuse(r, q->slot, q->n, 'Z', "4.3.0 mailroom-rspawn was unable to make a pipe");
     return;
   }
-  pid = fork();
+  pid = vfork();
   if (!pid) child(q, msgfd, p[1]);
   close(p[1]);
   if (pid < 0) {

@@ -76,7 +76,7 @@ static int inject(char const *msg, size_t msglen, char const *env, size_t envlen
     close(mp[0]), close(mp[1]);
     return -1;
   }
-  pid = fork();
+  pid = vfork(); /* the child makes system calls only, on its own stack */
   if (pid < 0) {
     close(mp[0]), close(mp[1]), close(ep[0]), close(ep[1]);
     return -1;
