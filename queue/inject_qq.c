@@ -8,6 +8,7 @@
 #include <skalibs/strerr.h>
 
 #include "exitcodes.h"
+#include "fdspawn.h"
 #include "qqerr.h"
 #include "inject.h"
 
@@ -17,19 +18,15 @@ int inject_qq_start(inject_qq *qq, char const *prog)
   pid_t pid;
   if (pipecoe(m) < 0) return -1;
   if (pipecoe(e) < 0) goto close_m;
-  /* vfork: the child has the parent's memory until the exec, so it makes system calls only;
-     copying the page tables of this dynamic program was most of the cost of a fork here. */
-  pid = vfork();
-  if (pid < 0) goto close_e;
-  if (!pid) {
+  {
     char const *argv[2] = { prog, 0 };
     /* fds 0-2 were open before the pipes were made, so the read ends are above 2 and
-       dup2 leaves the copies without close-on-exec. */
-    if (fd_move2(0, m[0], 1, e[0]) < 0) _exit(QQ_NOEXEC);
-    sig_restore(SIGPIPE); /* ignored here; the injector or a filter expects the default */
-    execv(prog, (char *const *)argv);
-    _exit(QQ_NOEXEC);
+       the moves cannot overwrite each other. SIGPIPE, ignored here, is back at its default:
+       the injector or a filter expects it. */
+    int const moves[2][2] = { { m[0], 0 }, { e[0], 1 } };
+    pid = fdspawn(prog, argv, moves, 2);
   }
+  if (pid < 0) goto close_e;
   close(m[0]);
   close(e[0]);
   qq->pid = pid;

@@ -19,7 +19,7 @@
 #include <skalibs/strerr.h>
 #include <skalibs/tai.h>
 #include "auto_home.h"
-#include "vfchild.h"
+#include "fdspawn.h"
 #include "rspawn_proto.h"
 
 #define FDS_MAX 4 /* SCM_RIGHTS room: more than one fd in a request is a protocol error */
@@ -92,21 +92,23 @@ static void refuse(struct rspawn *r, unsigned k, unsigned n, char what, char con
   queue_reply(r, k, res, n);
 }
 
-/* The child: the message on fd 0 from offset 0, the report pipe on fd 1. Never returns.
-   It runs after vfork (see mailroom-lspawn.c): its own stack and system calls only. */
-static void child(struct rreq const *q, int msgfd, int outfd)
+/* mailroom-remote with the message on fd 0 from offset 0 and the report pipe on fd 1. */
+static void start(struct rspawn *r, struct rreq const *q, int msgfd)
 {
+  struct slot *sl = &r->slot[q->slot];
   char prog[1024];
   char const *argv[4 + RSPAWN_RCPT_MAX + 1];
   unsigned a = 0;
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, 0);
-  sig_restore(SIGPIPE);
-  sig_restore(SIGTERM);
-  if (dup2(msgfd, 0) < 0 || dup2(outfd, 1) < 0) _exit(111);
-  if (lseek(0, 0, SEEK_SET) < 0)
-    vfchild_fail(2, 111, "mailroom-rspawn: fatal: unable to rewind the message file: %s\n", strerror(errno));
+  int p[2];
+  pid_t pid;
+  if (lseek(msgfd, 0, SEEK_SET) < 0) {
+    refuse(r, q->slot, q->n, 'Z', "4.3.0 mailroom-rspawn was unable to rewind the message file");
+    return;
+  }
+  if (pipe2(p, O_CLOEXEC) < 0) {
+    refuse(r, q->slot, q->n, 'Z', "4.3.0 mailroom-rspawn was unable to make a pipe");
+    return;
+  }
   snprintf(prog, sizeof prog, "%s/bin/mailroom-remote", auto_home);
   argv[a++] = "mailroom-remote";
   argv[a++] = rspawn_domain(q->rcpt[0]);
@@ -114,25 +116,14 @@ static void child(struct rreq const *q, int msgfd, int outfd)
   argv[a++] = q->msglen;
   for (unsigned i = 0; i < q->n; i++) argv[a++] = q->rcpt[i];
   argv[a] = 0;
-  execv(prog, (char *const *)argv);
-  vfchild_fail(2, 111, "mailroom-rspawn: fatal: unable to run %s: %s\n", prog, strerror(errno));
-}
-
-static void start(struct rspawn *r, struct rreq const *q, int msgfd)
-{
-  struct slot *sl = &r->slot[q->slot];
-  int p[2];
-  pid_t pid;
-  if (pipe2(p, O_CLOEXEC) < 0) {
-    refuse(r, q->slot, q->n, 'Z', "4.3.0 mailroom-rspawn was unable to make a pipe");
-    return;
+  {
+    int const moves[2][2] = { { msgfd, 0 }, { p[1], 1 } };
+    pid = fdspawn(prog, argv, moves, 2);
   }
-  pid = vfork();
-  if (!pid) child(q, msgfd, p[1]);
   close(p[1]);
   if (pid < 0) {
     close(p[0]);
-    refuse(r, q->slot, q->n, 'Z', "4.3.0 mailroom-rspawn was unable to fork");
+    refuse(r, q->slot, q->n, 'Z', "4.3.0 mailroom-rspawn was unable to run mailroom-remote");
     return;
   }
   if (!sl->rec && !(sl->rec = malloc(RSPAWN_RECORDS_MAX))) die_nomem();

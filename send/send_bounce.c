@@ -14,6 +14,7 @@
 #include <skalibs/allreadwrite.h>
 #include <skalibs/stralloc.h>
 #include "auto_home.h"
+#include "fdspawn.h"
 #include "send.h"
 #include "send_dsn.h"
 
@@ -76,19 +77,18 @@ static int inject(char const *msg, size_t msglen, char const *env, size_t envlen
     close(mp[0]), close(mp[1]);
     return -1;
   }
-  pid = vfork(); /* the child makes system calls only, on its own stack */
+  {
+    char const *argv[] = { prog, 0 };
+    /* fds 3-6 are the pipes to the spawners: the injector has no business holding them.
+       They are closed after the pipes' read ends are on 0 and 1 (closing an fd that is not
+       open is no error). */
+    int const moves[][2] = { { mp[0], 0 }, { ep[0], 1 }, { mp[0], -1 }, { mp[1], -1 }, { ep[0], -1 },
+                             { ep[1], -1 }, { 3, -1 }, { 4, -1 }, { 5, -1 }, { 6, -1 } };
+    pid = fdspawn(prog, argv, moves, sizeof moves / sizeof moves[0]);
+  }
   if (pid < 0) {
     close(mp[0]), close(mp[1]), close(ep[0]), close(ep[1]);
     return -1;
-  }
-  if (!pid) {
-    char *argv[] = { prog, 0 };
-    if (dup2(mp[0], 0) < 0 || dup2(ep[0], 1) < 0) _exit(111);
-    close(mp[0]), close(mp[1]), close(ep[0]), close(ep[1]);
-    /* fds 3-6 are the pipes to the spawners: the injector has no business holding them. */
-    for (int fd = 3; fd <= 6; fd++) close(fd);
-    execv(prog, argv);
-    _exit(111);
   }
   close(mp[0]);
   close(ep[0]);

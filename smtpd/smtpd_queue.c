@@ -20,7 +20,7 @@
 
 #include "smtpd.h"
 
-#include "qqerr.h"
+#include "fdspawn.h"
 #define IDFD 3
 
 static void deadline_in(tain *d, unsigned int secs)
@@ -29,23 +29,19 @@ static void deadline_in(tain *d, unsigned int secs)
   tain_addsec_g(d, secs);
 }
 
-/* In the child: the pipes onto fds 0, 1 and 3, then the injector. Any of the pipe ends
-   may be fd 3 itself, so the id pipe is first put out of the way.
-   It runs after vfork, on the parent's memory until the exec, so it makes system calls only
-   (the environment is set by the parent). vfork rather than fork: copying the page tables
-   was most of the cost of starting the injector here (INTERNALS.md, "Performance"). */
-static void child(int m, int e, int id, char const *prog)
+/* The injector with the message pipe on fd 0, the envelope pipe on fd 1 and the id pipe on
+   fd 3. Any pipe end may itself be fd 3, so the id pipe's end is first moved above 9: the
+   moves are done in order, and 0 and 1 are taken before 3 is overwritten. */
+static pid_t spawn(int m, int e, int id, char const *prog)
 {
   char const *argv[2] = { prog, 0 };
   int high = fcntl(id, F_DUPFD_CLOEXEC, 10);
-  if (high < 0) _exit(QQ_NOEXEC);
-  close(id);
-  if (fd_move2(0, m, 1, e) < 0) _exit(QQ_NOEXEC);
-  if (dup2(high, IDFD) < 0) _exit(QQ_NOEXEC); /* the copy is not close-on-exec */
+  int const moves[3][2] = { { m, 0 }, { e, 1 }, { high, IDFD } };
+  pid_t pid;
+  if (high < 0) return -1;
+  pid = fdspawn(prog, argv, moves, 3);
   close(high);
-  sig_restore(SIGPIPE);
-  execv(prog, (char *const *)argv);
-  _exit(QQ_NOEXEC);
+  return pid;
 }
 
 int smtpd_queue_start(smtpd_queue *q, char const *prog)
@@ -62,9 +58,8 @@ int smtpd_queue_start(smtpd_queue *q, char const *prog)
   if (pipecoe(m) < 0) return -1;
   if (pipecoe(e) < 0) goto close_m;
   if (pipecoe(id) < 0) goto close_e;
-  pid = vfork();
+  pid = spawn(m[0], e[0], id[1], prog);
   if (pid < 0) goto close_id;
-  if (!pid) child(m[0], e[0], id[1], prog);
   close(m[0]);
   close(e[0]);
   close(id[1]);
