@@ -55,6 +55,15 @@ def want(fig):
     return not ONLY or str(fig) in ONLY
 
 
+def timed(fig, fn, *args):
+    t0 = time.monotonic()
+    try:
+        fn(*args)
+    finally:
+        R.secs[fig] = round(time.monotonic() - t0, 1)
+        say('figure %s took %.1f s' % (fig, R.secs[fig]))
+
+
 class Results:
     """Rows of the table. A row: fig, label, value, unit, rate (messages/s or None),
     peers {name: {value, rate}}, note."""
@@ -65,6 +74,7 @@ class Results:
         self.floors = []
         self.profile = {}
         self.loads = []
+        self.secs = {}  # figure -> seconds it took, with the peer's runs: where make bench's time goes
 
     def add(self, fig, label, value, unit, rate=None, note='', peer=None, key=None):
         row = {'fig': fig, 'key': key or label, 'label': label, 'value': value, 'unit': unit,
@@ -670,29 +680,29 @@ def main():
                 peer_ctx = None
         try:
             if want(1):
-                fig_smtp(targets, 1, 2048, n(2000))
+                timed(1, fig_smtp, targets, 1, 2048, n(2000))
             R.loads.append(('after 1', uptime()))
             if want(2):
-                fig_smtp(targets, 2, 100 * 1024, n(500))
+                timed(2, fig_smtp, targets, 2, 100 * 1024, n(500))
             if want(3):
-                fig_sendmail(targets, n(1000))
+                timed(3, fig_sendmail, targets, n(1000))
             R.loads.append(('after 3', uptime()))
             if want(4):
-                fig_drain(targets, n(10000))
+                timed(4, fig_drain, targets, n(10000))
             if want(5):
-                fig_remote(targets, [(1, n(1000)), (10, n(200)), (100, n(50, 5))])
+                timed(5, fig_remote, targets, [(1, n(1000)), (10, n(200)), (100, n(50, 5))])
             if peer_ctx:
                 peer_ctx.__exit__(None, None, None)
                 peer_ctx = None
             R.loads.append(('after 5', uptime()))
             if want(6):
-                fig_queue_scale(mr, [n(1000, 100), n(10000, 100), n(100000, 100)], n(1000, 100))
+                timed(6, fig_queue_scale, mr, [n(1000, 100), n(10000, 100), n(100000, 100)], n(1000, 100))
             if want(7):
-                fig_pop3(mr, [n(10000, 100), n(100000, 100)], n(1000, 100))
+                timed(7, fig_pop3, mr, [n(10000, 100), n(100000, 100)], n(1000, 100))
             if want(8):
-                fig_rss(mr)
+                timed(8, fig_rss, mr)
             if PROFILE and IS_ROOT:
-                profile(mr, 50)
+                timed('profile', profile, mr, 50)
         finally:
             if peer_ctx:
                 peer_ctx.__exit__(None, None, None)
@@ -708,9 +718,10 @@ def main():
     if R.profile:
         for k, v in R.profile.items():
             print('per message on the %s path (strace -c -f): %s' % (k, ' '.join('%s=%s' % kv for kv in v.items())))
+    print('seconds per figure (with the peer\'s runs): ' + ', '.join('%s %.0f' % kv for kv in R.secs.items()))
     print('bench took %.0f s' % elapsed)
     info.update({'floor': R.floor, 'floors': R.floors, 'loads': R.loads, 'seconds': round(elapsed, 1),
-                 'profile': R.profile, 'rows': R.rows})
+                 'profile': R.profile, 'figure_seconds': R.secs, 'rows': R.rows})
     with open(os.path.join(HERE, 'results.json'), 'w') as f:
         json.dump(info, f, indent=1)
     with open(os.path.join(HERE, 'results.svg'), 'w') as f:
