@@ -22,7 +22,6 @@ import random
 import re
 import smtplib
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -118,31 +117,6 @@ def wait_listen(ip, port, timeout):
         except OSError:
             time.sleep(0.05)
     return False
-
-
-def start_smtp(inst, ip, port):
-    """lib/sh/setup.sh with SMTP_IP/SMTP_PORT writes service/smtpd; its run script is started
-    in its own process group (stopped by the instance)."""
-    env = mrinst._make_env()
-    env['SMTP_IP'] = ip
-    env['SMTP_PORT'] = str(port)
-    r = subprocess.run(['bash', os.path.join(mrinst.CHECKOUT, 'lib/sh/setup.sh'), inst.home, inst.build],
-                       env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
-    if r.returncode != 0:
-        raise RuntimeError('setup.sh: %s' % (r.stdout + r.stderr).decode(errors='replace')[-1500:])
-    run = mrinst.read_file(inst.path('service', 'smtpd', 'run')).decode()
-    log = open(inst.path('smtpd.service.log'), 'ab')
-    try:
-        p = subprocess.Popen([inst.path('service', 'smtpd', 'run')], cwd=inst.path('service', 'smtpd'),
-                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                             start_new_session=True)
-    finally:
-        log.close()
-    inst.services.append(p)
-    if not wait_listen(ip, port, 10 * SLOW):
-        raise RuntimeError('service/smtpd does not listen on %s:%d: %s' % (ip, port, inst.service_log()[-1500:]))
-    m = re.search(r' -c (\d+)', run)
-    return int(m.group(1)) if m else None
 
 
 def start_pop3(inst, srv, ip, port):
@@ -345,7 +319,9 @@ def run(inst, srv):
     mds = {b: pop3inst.add_pop_user(inst, b, PASSWORD) for b in boxes}
     inst.start(ready_timeout=10 * SLOW)
     ip, sport = random_loopback()
-    limit = start_smtp(inst, ip, sport)
+    # service/smtpd as lib/sh/setup.d/smtpd.sh writes it, on this address
+    inst.start_service(sport, ready_timeout=10 * SLOW, ip=ip)
+    limit = inst.service_limit()
     _, pport = random_loopback()
     pport = pport if pport != sport else pport + 1
     start_pop3(inst, srv, ip, pport)

@@ -508,30 +508,11 @@ def analyse(t, R):
 
 
 def setup_service(inst, ip, port, rules=None):
-    """lib/sh/setup.sh again for inst with SMTP_IP/SMTP_PORT: its setup.d/smtpd.sh writes
-    service/smtpd (tcpserver + mailroom-smtpd) for ip:port. The environment is the child's
-    own, so A's and B's can run at once."""
+    """service/smtpd for ip:port (SmtpInstance.setup_smtpd), with smtp.rules first when
+    given. Set-up on a loaded machine can take minutes: the bound is long."""
     if rules is not None:
         mrinst.write_file(inst.path('control', 'smtp.rules'), rules, 0o644)
-    env = mrinst._make_env()
-    env['SMTP_IP'] = ip
-    env['SMTP_PORT'] = str(port)
-    r = subprocess.run(['bash', os.path.join(mrinst.CHECKOUT, 'lib/sh/setup.sh'), inst.home, inst.build],
-                       env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=600)
-    if r.returncode != 0:
-        raise RuntimeError('setup.sh failed (%d): %s' % (r.returncode, (r.stdout + r.stderr).decode(errors='replace')[-2000:]))
-    inst.service_port = port
-
-
-def start_service(inst, ip, port):
-    """Starts inst's service/smtpd/run in its own process group (stopped with inst)."""
-    log = open(inst.path('smtpd.service.log'), 'ab')
-    p = subprocess.Popen([inst.path('service', 'smtpd', 'run')], cwd=inst.path('service', 'smtpd'),
-                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    log.close()
-    inst.services.append(p)
-    if not smtpinst.wait_port(port, 30, host=ip):
-        raise RuntimeError('tcpserver did not listen on %s:%d: %s' % (ip, port, inst.service_log()[-800:]))
+    inst.setup_smtpd(port, ip, timeout=600)
 
 
 ROLES = ('mrqueue', 'mrsend', 'mrremote', 'mrsmtpd', 'mrlog', 'mrmail', 'mrtlsd', 'mrauth')  # lib/sh/setup.sh
@@ -648,8 +629,8 @@ def main(argv=None, defaults=(150, 210, 0, 240)):
         side_by_side([lambda: setup_service(a, aip, aport, rules='127.:allow,RELAYCLIENT=""\n:allow\n'),
                       lambda: setup_service(b, bip, bport)], [None, None])
         b.start()
-        start_service(b, bip, bport)
-        start_service(a, aip, aport)
+        b.start_service(bport, ready_timeout=30, ip=bip)
+        a.start_service(aport, ready_timeout=30, ip=aip)
         info('set-up of the two instances: %.1f s' % (time.monotonic() - t_start))
         t = Torture(a, b, seconds, kills, messages, drain)
         t.smtp_addr = (aip, aport)

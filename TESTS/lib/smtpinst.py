@@ -16,6 +16,7 @@ instance. Every read has a deadline.
 
 import os
 import pwd
+import re
 import select
 import signal
 import socket
@@ -236,24 +237,31 @@ class SmtpInstance(mrinst.Instance):
         return s
 
     # --- the service -------------------------------------------------------------------
-    def setup_smtpd(self, port):
-        """Runs lib/sh/setup.sh again with SMTP_PORT=port: its lib/sh/setup.d/smtpd.sh
-        writes service/smtpd for that port (the rest of the instance is kept)."""
+    def setup_smtpd(self, port, ip=None, timeout=120):
+        """Runs lib/sh/setup.sh again with SMTP_PORT=port (and SMTP_IP=ip): its
+        lib/sh/setup.d/smtpd.sh writes service/smtpd for that address (the rest of the
+        instance is kept). The environment is the child's own, so two instances can be set up
+        at once."""
         env = mrinst._make_env()
         env['SMTP_PORT'] = str(port)
+        if ip:
+            env['SMTP_IP'] = ip
         r = subprocess.run(['bash', os.path.join(CHECKOUT, 'lib/sh/setup.sh'), self.home, self.build],
-                           env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+                           env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
         if r.returncode != 0:
             raise RuntimeError('setup.sh failed (%d): %s' % (r.returncode, (r.stdout + r.stderr).decode(errors='replace')[-2000:]))
+        self.service_port, self.service_ip = port, ip or '127.0.0.1'
         return r.stdout.decode(errors='replace')
 
-    def start_service(self, port=None, ready_timeout=10.0):
-        """Sets up (setup.d/smtpd.sh) and starts service/smtpd/run (tcpserver) in its own
-        process group, its output (the smtpd log) in HOME/smtpd.service.log. Returns the port."""
+    def start_service(self, port=None, ready_timeout=10.0, ip=None):
+        """Sets up (setup.d/smtpd.sh) unless already done for that address, and starts
+        service/smtpd/run (tcpserver) in its own process group, its output (the smtpd log) in
+        HOME/smtpd.service.log. Returns the port."""
         port = port or free_port()
-        if not os.path.exists(self.path('service', 'smtpd', 'run')) or self.service_port != port:
-            self.setup_smtpd(port)
-        self.service_port = port
+        ip = ip or '127.0.0.1'
+        if (not os.path.exists(self.path('service', 'smtpd', 'run')) or self.service_port != port
+                or self.service_ip != ip):
+            self.setup_smtpd(port, ip)
         log = open(self.path('smtpd.service.log'), 'ab')
         try:
             p = subprocess.Popen([self.path('service', 'smtpd', 'run')], cwd=self.path('service', 'smtpd'),
@@ -262,12 +270,18 @@ class SmtpInstance(mrinst.Instance):
         finally:
             log.close()
         self.services.append(p)
-        if not wait_port(port, ready_timeout):
-            raise RuntimeError('service/smtpd did not listen on 127.0.0.1:%d in %.0f s: %s' % (
-                port, ready_timeout, self.service_log()[-1500:]))
+        if not wait_port(port, ready_timeout, host=ip):
+            raise RuntimeError('service/smtpd did not listen on %s:%d in %.0f s: %s' % (
+                ip, port, ready_timeout, self.service_log()[-1500:]))
         return port
 
+    def service_limit(self):
+        """tcpserver's -c in service/smtpd/run (None if it has none)."""
+        m = re.search(r' -c (\d+)', mrinst.read_file(self.path('service', 'smtpd', 'run')).decode())
+        return int(m.group(1)) if m else None
+
     service_port = None
+    service_ip = None
 
     def start_daemon(self, argv, port, ready_timeout=10.0, logname='daemon.log'):
         """Any server (xinetd ...) in its own process group, stopped at exit."""
