@@ -280,8 +280,9 @@ class SmtpInstance(mrinst.Instance):
         m = re.search(r' -c (\d+)', mrinst.read_file(self.path('service', 'smtpd', 'run')).decode())
         return int(m.group(1)) if m else None
 
+    # what service/smtpd was last written for (a test that runs setup.sh itself sets the port)
     service_port = None
-    service_ip = None
+    service_ip = '127.0.0.1'
 
     def start_daemon(self, argv, port, ready_timeout=10.0, logname='daemon.log'):
         """Any server (xinetd ...) in its own process group, stopped at exit."""
