@@ -47,6 +47,8 @@ SKA := -lskarnet
 # NSS (getpwnam): lspawn and inject do, and stay dynamic. Sanitizers need the dynamic runtime.
 STATIC := $(if $(filter 1,$(SANITIZE)),,-static)
 LIBS_mailroom-queue   := $(STATIC) $(SKA)
+# the queue writer (issue 14): long-lived, so static buys nothing; no NSS lookups either
+LIBS_mailroom-queued  := $(SKA)
 LIBS_mailroom-inject  := $(SKA)
 LIBS_mailroom-send    := $(SKA)
 LIBS_mailroom-start   := $(SKA)

@@ -36,26 +36,19 @@
 #include "control.h"
 #include "envelope.h"
 #include "exitcodes.h"
-#include "msgfile.h"
-#include "qid.h"
+#include "qwrite.h"
 
-/* The injector gives up after DEATH seconds. mailroom-send removes a tmp/ file after 36
-   hours whatever its pid says (INTERNALS.md, S1); DEATH must stay well below that, so a
-   slow injector's file is never removed under it. */
-#define DEATH (24 * 3600)
+/* The injector gives up after DEATH seconds (queue/qwrite.h: below send's 36 hours). */
+#define DEATH QWRITE_DEATH
 /* Bytes per read of the message. */
 #define CHUNK 65536
-/* The largest well-formed envelope: F, sender, NUL; ENV_RCPT_MAX times T, address, NUL;
-   the final NUL. One byte more is an error. */
-#define ENV_BYTES_MAX ((size_t)ENV_RCPT_MAX * (ENV_ADDR_MAX + 2) + ENV_ADDR_MAX + 3)
+#define ENV_BYTES_MAX QWRITE_ENV_MAX
 /* Attempts at a fresh tmp/ name: the id has the microsecond and our pid, so a clash means
    a file left by an earlier process of ours that had the same pid. */
 #define TMP_TRIES 5
 
 typedef struct qctx_s {
-  char id[QID_MAX + 1];
-  char tmpfn[5 + QID_MAX]; /* "tmp/" id */
-  char newfn[5 + QID_MAX]; /* "new/" id */
+  qwrite_name n;
   int tmpmade, newmade;    /* what cleanup() must remove */
   tain deadline;
 } qctx;
@@ -64,8 +57,8 @@ typedef struct qctx_s {
 static void cleanup(qctx const *q)
 {
   int e = errno;
-  if (q->newmade) unlink(q->newfn);
-  if (q->tmpmade) unlink(q->tmpfn);
+  if (q->newmade) unlink(q->n.newfn);
+  if (q->tmpmade) unlink(q->n.tmpfn);
   errno = e;
 }
 
@@ -74,22 +67,21 @@ static _Noreturn void die_home(void) { strerr_diefusys(QQ_HOME, "chdir to ", aut
 static _Noreturn void die_control(void) { strerr_diefusys(QQ_CONFIG, "read ", auto_home, "/control/databytes"); }
 static _Noreturn void die_queuedir(void) { strerr_diefusys(QQ_QUEUEDIR, "chdir to ", auto_home, "/queue"); }
 /* No block or no inode left is a full disk, not a broken queue: callers say "disk full". */
-static _Noreturn void die_tmp(qctx const *q) { strerr_diefusys(errno == ENOSPC || errno == EDQUOT ? QQ_WRITE : QQ_QUEUEDIR, "create queue/", q->tmpfn); }
+static _Noreturn void die_tmp(qctx const *q) { strerr_diefusys(qwrite_tmp_code(errno), "create queue/", q->n.tmpfn); }
 static _Noreturn void die_nomem(qctx const *q) { cleanup(q); strerr_dief(QQ_NOMEM, "out of memory"); }
 static _Noreturn void die_timeout(qctx const *q) { cleanup(q); strerr_dief(QQ_TIMEOUT, "timed out reading the message or envelope"); }
 static _Noreturn void die_readmsg(qctx const *q) { cleanup(q); strerr_diefusys(QQ_READ, "read the message on fd 0"); }
 static _Noreturn void die_readenv(qctx const *q) { cleanup(q); strerr_diefusys(QQ_READ, "read the envelope on fd 1"); }
-static _Noreturn void die_write(qctx const *q) { cleanup(q); strerr_diefusys(QQ_WRITE, "write queue/", q->tmpfn); }
+static _Noreturn void die_write(qctx const *q) { cleanup(q); strerr_diefusys(QQ_WRITE, "write queue/", q->n.tmpfn); }
 static _Noreturn void die_sync(qctx const *q, char const *f) { cleanup(q); strerr_diefusys(QQ_WRITE, "fsync queue/", f); }
-static _Noreturn void die_exists(qctx const *q) { cleanup(q); strerr_dief(QQ_QUEUEDIR, "queue/", q->newfn, " already exists"); }
-static _Noreturn void die_link(qctx const *q) { cleanup(q); strerr_diefusys(QQ_QUEUEDIR, "link queue/", q->tmpfn, " to queue/", q->newfn); }
-static _Noreturn void die_unlink(qctx const *q) { cleanup(q); strerr_diefusys(QQ_QUEUEDIR, "unlink queue/", q->tmpfn); }
+static _Noreturn void die_exists(qctx const *q) { cleanup(q); strerr_dief(QQ_QUEUEDIR, "queue/", q->n.newfn, " already exists"); }
+static _Noreturn void die_link(qctx const *q) { cleanup(q); strerr_diefusys(QQ_QUEUEDIR, "link queue/", q->n.tmpfn, " to queue/", q->n.newfn); }
+static _Noreturn void die_unlink(qctx const *q) { cleanup(q); strerr_diefusys(QQ_QUEUEDIR, "unlink queue/", q->n.tmpfn); }
 static _Noreturn void die_envlong(qctx const *q) { cleanup(q); strerr_dief(QQ_ENVELOPE, "envelope format error: envelope is larger than 100000 recipients of 1000 bytes"); }
 static _Noreturn void die_envelope(qctx const *q, int e)
 {
   cleanup(q);
-  if (e == ENV_ETOOLONG) strerr_dief(QQ_ADDR_TOO_LONG, "envelope format error: ", envelope_strerror(e));
-  strerr_dief(QQ_ENVELOPE, "envelope format error: ", envelope_strerror(e));
+  strerr_dief(qwrite_env_code(e), "envelope format error: ", envelope_strerror(e));
 }
 static _Noreturn void die_toobig(qctx const *q, unsigned long max)
 {
@@ -141,13 +133,9 @@ static int make_tmp(qctx *q)
     struct timeval tv;
     int fd;
     gettimeofday(&tv, 0);
-    qid_make(q->id, (unsigned long long)tv.tv_sec, (unsigned long)tv.tv_usec,
-             (unsigned long)getpid());
-    memcpy(q->tmpfn, "tmp/", 4);
-    memcpy(q->newfn, "new/", 4);
-    memcpy(q->tmpfn + 4, q->id, strlen(q->id) + 1);
-    memcpy(q->newfn + 4, q->id, strlen(q->id) + 1);
-    fd = open(q->tmpfn, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0640);
+    qwrite_name_set(&q->n, (unsigned long long)tv.tv_sec, (unsigned long)tv.tv_usec,
+                    (unsigned long)getpid());
+    fd = qwrite_open_tmp(&q->n);
     if (fd >= 0) {
       q->tmpmade = 1;
       return fd;
@@ -196,25 +184,6 @@ static void read_envelope(qctx *q, stralloc *env)
   }
 }
 
-static void sync_dir(qctx *q, char const *dir)
-{
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0 || fsync(fd) < 0) die_sync(q, dir);
-  close(fd);
-}
-
-/* After the message is safe: wake mailroom-send. Nothing here may fail the injection. */
-static void trigger(void)
-{
-  int fd = open("lock/trigger", O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno != ENXIO && errno != ENOENT) strerr_warnwusys("open queue/lock/trigger");
-    return;
-  }
-  if (write(fd, "", 1) < 0 && errno != EAGAIN) strerr_warnwusys("write queue/lock/trigger");
-  close(fd);
-}
-
 /* After the message is safe: tell a caller that asked for it (mailroom-smtpd, for its 250
    reply) the queue id, as one line on fd 3. Only when the caller says so in the environment
    and fd 3 is a pipe, so a file some script left open on fd 3 is never written to. SIGPIPE
@@ -224,9 +193,9 @@ static void report_id(qctx const *q)
   char line[QID_MAX + 2];
   char const *x = getenv("MAILROOM_QUEUEIDFD");
   struct stat st;
-  size_t n = strlen(q->id);
+  size_t n = strlen(q->n.id);
   if (!x || strcmp(x, "3") != 0 || fstat(3, &st) < 0 || !S_ISFIFO(st.st_mode)) return;
-  memcpy(line, q->id, n);
+  memcpy(line, q->n.id, n);
   line[n++] = '\n';
   if (write(3, line, n) < 0) strerr_warnwusys("report the queue id on fd 3");
 }
@@ -238,7 +207,6 @@ int main(int argc, char const *const *argv)
   unsigned long databytes;
   unsigned long long msglen;
   size_t nrcpt;
-  char trailer[MSGFILE_TRAILER];
   int fd, e;
   PROG = "mailroom-queue";
   umask(027);
@@ -258,23 +226,21 @@ int main(int argc, char const *const *argv)
   read_envelope(&q, &env);
   e = envelope_check(env.s, env.len, &nrcpt);
   if (e != ENV_OK) die_envelope(&q, e);
-  msgfile_trailer(trailer, msglen, (unsigned long)env.len);
-  if (allwrite(fd, env.s, env.len) < env.len) die_write(&q);
-  if (allwrite(fd, trailer, sizeof trailer) < sizeof trailer) die_write(&q);
+  if (qwrite_tail(fd, msglen, env.s, env.len) < 0) die_write(&q);
   stralloc_free(&env);
-  if (fsync(fd) < 0) die_sync(&q, q.tmpfn);
+  if (fsync(fd) < 0) die_sync(&q, q.n.tmpfn);
   if (close(fd) < 0) die_write(&q);
 
-  if (link(q.tmpfn, q.newfn) < 0) {
+  if (link(q.n.tmpfn, q.n.newfn) < 0) {
     if (errno == EEXIST) die_exists(&q);
     die_link(&q);
   }
   q.newmade = 1;
-  if (unlink(q.tmpfn) < 0) die_unlink(&q);
+  if (unlink(q.n.tmpfn) < 0) die_unlink(&q);
   q.tmpmade = 0;
-  sync_dir(&q, "new");
+  if (qwrite_syncdir("new") < 0) die_sync(&q, "new");
   q.newmade = 0; /* accepted: from here on nothing is undone */
   report_id(&q);
-  trigger();
+  qwrite_trigger();
   return QQ_OK;
 }
