@@ -156,9 +156,15 @@ typedef struct inject_qq_s {
   pid_t pid;
   int msgfd; /* write end of the message pipe (the injector's fd 0) */
   int envfd; /* write end of the envelope pipe (the injector's fd 1) */
+  int sock;  /* the queue writer's connection, or -1 when pid is an injector */
 } inject_qq;
 
 /* Forks prog with the pipes on its fds 0 and 1. 0 or -1 (errno). */
 extern int inject_qq_start(inject_qq *qq, char const *prog);
+/* Hands the pipes to the queue writer at sock instead (lib/qwclient.h). 0, or -1 (errno):
+   the caller then falls back to inject_qq_start. */
+extern int inject_qq_writer(inject_qq *qq, char const *sock);
+/* The writer's verdict (at most secs s): the exit code, or -1 (errno) if it went away. */
+extern int inject_qq_verdict(inject_qq *qq, unsigned int secs);
 
 #endif

@@ -11,6 +11,7 @@
 #include "fdspawn.h"
 #include "qqerr.h"
 #include "inject.h"
+#include "qwclient.h"
 
 int inject_qq_start(inject_qq *qq, char const *prog)
 {
@@ -30,6 +31,7 @@ int inject_qq_start(inject_qq *qq, char const *prog)
   close(m[0]);
   close(e[0]);
   qq->pid = pid;
+  qq->sock = -1;
   qq->msgfd = m[1];
   qq->envfd = e[1];
   return 0;
@@ -40,4 +42,25 @@ close_m:
   fd_close(m[0]);
   fd_close(m[1]);
   return -1;
+}
+
+int inject_qq_writer(inject_qq *qq, char const *sock)
+{
+  qwclient c;
+  if (qwclient_start(&c, sock, 0) < 0) return -1;
+  qq->pid = c.pid;
+  qq->sock = c.sock;
+  qq->msgfd = c.msgfd;
+  qq->envfd = c.envfd;
+  return 0;
+}
+
+int inject_qq_verdict(inject_qq *qq, unsigned int secs)
+{
+  char id[QID_MAX + 1];
+  qwclient c = { .sock = qq->sock, .msgfd = -1, .envfd = -1 };
+  int r = qwclient_verdict(&c, secs, id);
+  qwclient_close(&c);
+  qq->sock = -1;
+  return r;
 }

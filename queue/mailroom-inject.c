@@ -29,6 +29,7 @@
 #include "exitcodes.h"
 #include "qqerr.h"
 #include "inject.h"
+#include "qwclient.h"
 
 #define USAGE "sendmail [ -t ] [ -i ] [ -f sender ] [ -F fullname ] [ -- ] [ recipient ... ]"
 #define RAW_CHUNK 4096                    /* bytes read from stdin at a time */
@@ -36,6 +37,7 @@
 /* The header block is at most INJECT_HDR_MAX; one more chunk may sit behind it. */
 #define HDRBUF (INJECT_HDR_MAX + NORM_CHUNK)
 #define PATH_MAX_LEN 4096
+#define QW_VERDICT_WAIT 3600 /* seconds for the writer's commit after the envelope */
 #define BAD_SHOW 200 /* bytes of a bad address shown in a diagnostic */
 
 typedef struct inject_s {
@@ -72,6 +74,7 @@ static _Noreturn void die_path(void) { strerr_dief(EX_TEMP, "the mailroom home p
 static _Noreturn void die_read(void) { strerr_diefusys(EX_TEMP, "read the message from stdin"); }
 static _Noreturn void die_fork(char const *p) { strerr_diefusys(EX_TEMP, "run ", p); }
 static _Noreturn void die_write(void) { strerr_diefusys(EX_TEMP, "write the message to the injector"); }
+static _Noreturn void die_writer(void) { strerr_diefusys(EX_TEMP, "get the verdict of the queue writer"); }
 static _Noreturn void die_wait(void) { strerr_diefusys(EX_TEMP, "wait for the injector"); }
 static _Noreturn void die_crash(char const *sig) { strerr_dief(EX_TEMP, "the injector crashed (signal ", sig, ")"); }
 static _Noreturn void die_bug(void) { strerr_dief(EX_BUG, "internal error: the envelope made does not check"); }
@@ -263,18 +266,27 @@ static void run_queue(inject *in)
   inject_qq qq;
   int wstat, werr = 0, perm;
   char const *what;
+  int viawriter = 0;
   if (!prog || !*prog) {
+    char sock[PATH_MAX_LEN];
+    home_path(sock, QW_SOCKET);
+    /* the queue writer first; the setuid injector when it cannot be reached */
+    viawriter = inject_qq_writer(&qq, sock) == 0;
     home_path(fn, "bin/mailroom-queue");
     prog = fn;
   }
-  if (inject_qq_start(&qq, prog) < 0) die_fork(prog);
+  if (!viawriter && inject_qq_start(&qq, prog) < 0) die_fork(prog);
   /* A failed write means the injector stopped reading: its exit code says why. The
      envelope is then never sent, so it cannot accept a cut message. */
   if (write_message(in, qq.msgfd) < 0) werr = errno;
   fd_close(qq.msgfd);
   if (!werr && allwrite(qq.envfd, in->env.s, in->env.len) < in->env.len) werr = errno;
   fd_close(qq.envfd);
-  if (wait_pid(qq.pid, &wstat) < 0) die_wait();
+  if (viawriter) {
+    int code = inject_qq_verdict(&qq, QW_VERDICT_WAIT);
+    if (code < 0) die_writer();
+    wstat = code << 8; /* as an exit status, for what follows */
+  } else if (wait_pid(qq.pid, &wstat) < 0) die_wait();
   if (WIFSIGNALED(wstat)) {
     char fmt[UINT_FMT];
     fmt[uint_fmt(fmt, WTERMSIG(wstat))] = 0;

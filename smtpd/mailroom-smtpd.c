@@ -24,6 +24,7 @@
 #include "control.h"
 #include "exitcodes.h"
 #include "smtpd.h"
+#include "qwclient.h"
 
 #define QUEUE_PATH_MAX 4096
 
@@ -110,6 +111,7 @@ int main(void)
   if (!cf.timeout || cf.timeout > 86400) cf.timeout = SMTPD_TIMEOUT_DEFAULT;
   client_ip(cf.ip, sizeof cf.ip);
 
+  cf.queuesock = 0;
   q = getenv("MAILROOM_QUEUE");
   if (!q || !*q) {
     size_t hl = strlen(auto_home);
@@ -117,6 +119,7 @@ int main(void)
     memcpy(qpath, auto_home, hl);
     memcpy(qpath + hl, "/bin/mailroom-queue", sizeof "/bin/mailroom-queue");
     q = qpath;
+    cf.queuesock = QW_SOCKET; /* relative to the home, our cwd */
   }
   cf.queueprog = q;
   if (smtpd_rcpt_init(&cf.pol, cf.me, !!getenv("RELAYCLIENT")) < 0) {

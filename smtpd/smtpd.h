@@ -189,8 +189,9 @@ extern char const *smtpd_rcpt_reason(enum smtpd_rv v);
 /* --- the injector (smtpd_queue.c) ----------------------------------------------------- */
 typedef struct smtpd_queue_s smtpd_queue;
 struct smtpd_queue_s {
-  pid_t pid;
+  pid_t pid;              /* the injector's, or the writer's (qp) */
   int msgfd, envfd, idfd; /* our ends: message, envelope, the id the injector may report */
+  int sock;               /* the queue writer's connection, or -1 when an injector runs */
   int werr;               /* errno of the first failed write: the injector stopped reading */
   buffer b;
   char buf[SMTPD_QBUF];
@@ -199,6 +200,9 @@ struct smtpd_queue_s {
 /* Starts prog with a message pipe on fd 0, an envelope pipe on fd 1 and a pipe on fd 3
    where it may write its queue id. 0 or -1 (errno). */
 extern int smtpd_queue_start(smtpd_queue *q, char const *prog);
+/* The same through the queue writer at sock (lib/qwclient.h); falls back to prog when the
+   writer cannot be reached or refuses. sock 0: prog alone (MAILROOM_QUEUE is set). */
+extern int smtpd_queue_open(smtpd_queue *q, char const *prog, char const *sock);
 /* Message bytes; a failed write is remembered, not fatal (the exit code says why). */
 extern void smtpd_queue_put(smtpd_queue *q, char const *s, size_t n);
 /* Abandons the message: closes both pipes without an envelope, so the injector leaves
@@ -273,6 +277,7 @@ struct smtpd_conf_s {
   unsigned long maxrcpt;
   unsigned int timeout;
   char const *queueprog; /* the injector */
+  char const *queuesock; /* the queue writer's socket, 0 with MAILROOM_QUEUE */
   smtpd_policy pol;
   int tlsctl;          /* mailroom-tlsd's control socket (STARTTLS offered), or -1 */
   int authfd;          /* mailroom-tlsd's password verifier (AUTH offered), or -1 */

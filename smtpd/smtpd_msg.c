@@ -137,7 +137,7 @@ int smtpd_msg_data(smtpd_sess *s, char const *arg, size_t arglen)
   if (arglen) return smtpd_sess_reply(s, RE_DATA_ARG);
   if (!s->inmail) return smtpd_sess_reply(s, RE_DATA_NOMAIL);
   if (!s->nrcpt) return smtpd_sess_reply(s, RE_DATA_NORCPT);
-  if (smtpd_queue_start(&s->q, s->cf->queueprog) < 0) {
+  if (smtpd_queue_open(&s->q, s->cf->queueprog, s->cf->queuesock) < 0) {
     smtpd_sess_logmsg(s, "451", "unable to start the queue", -1, 0, 0);
     smtpd_sess_reset(s);
     return smtpd_sess_reply(s, RE_DATA_NOQUEUE);

@@ -21,6 +21,7 @@
 #include "smtpd.h"
 
 #include "fdspawn.h"
+#include "qwclient.h"
 #define IDFD 3
 
 static void deadline_in(tain *d, unsigned int secs)
@@ -51,7 +52,7 @@ int smtpd_queue_start(smtpd_queue *q, char const *prog)
   q->pid = 0;
   q->werr = 0;
   q->id[0] = 0;
-  q->msgfd = q->envfd = q->idfd = -1;
+  q->msgfd = q->envfd = q->idfd = q->sock = -1;
   /* mailroom-queue writes its id on fd 3 only when asked (INTERNALS.md); the injector is
      the only program smtpd starts, so the variable is set in smtpd's own environment. */
   if (setenv("MAILROOM_QUEUEIDFD", "3", 1) < 0) return -1;
@@ -82,6 +83,26 @@ close_m:
   fd_close(m[0]);
   fd_close(m[1]);
   return -1;
+}
+
+int smtpd_queue_open(smtpd_queue *q, char const *prog, char const *sock)
+{
+  qwclient c;
+  if (sock && qwclient_start(&c, sock, 0) == 0) {
+    q->pid = c.pid;
+    q->werr = 0;
+    q->id[0] = 0;
+    q->sock = c.sock;
+    q->msgfd = c.msgfd;
+    q->envfd = c.envfd;
+    q->idfd = -1;
+    ndelay_on(q->msgfd);
+    ndelay_on(q->envfd);
+    buffer_init(&q->b, &buffer_write, q->msgfd, q->buf, sizeof q->buf);
+    return 0;
+  }
+  /* no writer, or a busy or broken one: the exec'd injector, as before it existed */
+  return smtpd_queue_start(q, prog);
 }
 
 /* Writes what the buffer holds; a failure is remembered and the rest thrown away. */
@@ -180,12 +201,19 @@ static void close_all(smtpd_queue *q)
   fd_close(q->msgfd);
   fd_close(q->envfd);
   fd_close(q->idfd);
-  q->msgfd = q->envfd = q->idfd = -1;
+  fd_close(q->sock);
+  q->msgfd = q->envfd = q->idfd = q->sock = -1;
 }
 
 void smtpd_queue_abort(smtpd_queue *q)
 {
   tain deadline;
+  if (q->sock >= 0) {
+    /* the writer sees the hang-up and the empty envelope, and removes its tmp/ file */
+    close_all(q);
+    q->pid = 0;
+    return;
+  }
   if (!q->pid) return;
   /* no envelope: the injector refuses the message and removes what it wrote */
   close_all(q);
@@ -206,6 +234,15 @@ int smtpd_queue_finish(smtpd_queue *q, char const *env, size_t envlen)
   if (!q->werr && smtpd_write_until(q->envfd, env, envlen, &deadline) < 0) q->werr = errno;
   fd_close(q->envfd);
   q->envfd = -1;
+  if (q->sock >= 0) {
+    qwclient c = { .sock = q->sock, .msgfd = -1, .envfd = -1 };
+    r = qwclient_verdict(&c, SMTPD_QUEUE_WAIT, q->id);
+    close_all(q);
+    q->pid = 0;
+    /* the writer went away after the hand-off: "the queue crashed", a 451 */
+    if (r < 0 && errno != ETIMEDOUT) r = 256;
+    return r;
+  }
   read_id(q, &deadline);
   fd_close(q->idfd);
   q->idfd = -1;
