@@ -112,7 +112,10 @@ class Pass:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError('strace exited %s: %s' % (self.proc.returncode, _read(err)[-500:]))
-            if _read(err).count(' attached') >= len(self.pids):
+            text = _read(err)
+            # a process that ended between the listing and the attach is no loss: it made
+            # nothing during the pass
+            if text.count(' attached') + text.count('No such process') >= len(self.pids):
                 return
             time.sleep(0.05)
         raise RuntimeError('strace attached to fewer than %d processes in %.0f s: %s' % (

@@ -81,7 +81,6 @@ class Results:
         self.rows = []
         self.floor = None
         self.floors = []
-        self.profile = {}
         self.loads = []
         self.secs = {}  # figure -> seconds it took, with the peer's runs: where make bench's time goes
 
@@ -521,7 +520,7 @@ def fig_drain(targets, count):
     row = None
     for t in targets:
         (secs, rate), note, vals = summary(runs[t.name], 2)
-        cnt = count_queued(t, n(1000, 100), [RCPT], lambda got, t=t: mrbench.wait_count(
+        cnt = count_queued(t, 200, [RCPT], lambda got, t=t: mrbench.wait_count(
             t.maildir_new(), got, timeout=120 + got * 0.5))
         if t.name == 'mailroom':
             row = R.add(4, 'local drain of %d' % count, secs, 's', rate, note, runs=[v[0] for v in vals], count=cnt)
