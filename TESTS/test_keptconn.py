@@ -3,8 +3,9 @@
 message per connection. The instance's service/smtpd (tcpserver, mailroom-smtpd as mrsmtpd)
 gets the same messages from two clients, each timed as a ratio within this run (never an
 absolute): TESTS/lib/srclike.py, which writes the bytes smtp-source writes in the same write
-pattern, and Postfix's smtp-source itself when bench/deps.sh has unpacked it into
-build/postfix (`make bench` does; else a SKIP says so). Each client runs ROUNDS rounds of a
+pattern, and Postfix's smtp-source itself from build/postfix, where bench/deps.sh unpacks
+Debian's postfix package (never installed; `make bench` runs it, and so does this test, as
+root, when the folder is missing; if that fails, a SKIP says why). Each client runs ROUNDS rounds of a
 batch with a new connection per message and a batch over one kept connection, the order
 alternating, and each batch waits for its messages to be delivered before the next starts
 (so no batch pays for another's deliveries); the median of the rounds' per-message costs is
@@ -36,7 +37,7 @@ SOURCE = os.path.join(PFX, 'usr', 'sbin', 'smtp-source')
 PFLIBS = os.path.join(PFX, 'usr', 'lib', 'postfix')
 COUNT = 100    # messages per batch: the ring of 2,048 bytes wrapped every 14 messages
 ROUNDS = 3
-MARGIN = 1.15  # kept per message / new per message at most this
+MARGIN = 1.05  # kept per message / new per message at most this (measured: 0.63-0.90; the bug: 1.25-1.30)
 RCPT = 'demo@localhost'
 
 
@@ -92,9 +93,27 @@ def test_srclike(inst, ip, port):
     compare('srclike', per)
 
 
-def test_smtp_source(inst, ip, port):
+def unpack_postfix():
+    """bench/deps.sh: apt-get download of Debian's postfix, dpkg -x into build/postfix. Returns
+    why it is still missing, or None."""
+    if os.access(SOURCE, os.X_OK):
+        return None
+    if not mrinst.IS_ROOT:
+        return 'no %s and not root to unpack it (bash bench/deps.sh)' % SOURCE
+    try:
+        r = subprocess.run(['bash', os.path.join(CHECKOUT, 'bench', 'deps.sh')], cwd=CHECKOUT, stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        return 'bench/deps.sh took over 300 s'
     if not os.access(SOURCE, os.X_OK):
-        R.skip('smtp-source', 'no %s (bash bench/deps.sh unpacks Debian\'s postfix; make bench runs it)' % SOURCE)
+        return 'bench/deps.sh (exit %d) left no %s: %s' % (r.returncode, SOURCE, r.stderr.decode(errors='replace')[-300:])
+    return None
+
+
+def test_smtp_source(inst, ip, port):
+    why = unpack_postfix()
+    if why:
+        R.skip('smtp-source', why)
         return
     env = dict(os.environ, LD_LIBRARY_PATH=PFLIBS)
 
