@@ -869,6 +869,10 @@ def count_table():
                 name, c['msgs'], counting.fmt_procs(c, cl),
                 ' '.join('%s %.2f' % kv for kv in c['procs_by_kind'].items()) or 'none', c['execve'],
                 ' '.join('%s %.2f' % kv for kv in c['procs_by_prog'].items()) or 'none'))
+            if cl:
+                lines.append('    %-9s load client: procs/msg %.2f%s' % (
+                    '', cl['procs'], ' (%s)' % ' '.join('%s %.2f' % kv for kv in cl['procs_by_kind'].items())
+                    if cl.get('procs_by_kind') else ''))
             lines.append('    %-9s fsync/msg %s by program: %s' % (
                 '', counting.fmt_syncs(c), ' '.join('%s(%s)' % (p, ' '.join('%s %.2f' % kv for kv in kv2.items()))
                                                     for p, kv2 in c['syncs_by_prog'].items()) or 'none'))
