@@ -733,49 +733,62 @@ def fig_pop3(mr, sizes, retr):
         have = total
         os.sync()
         say('pop3: Maildir of %d messages made in %.1f s' % (total, time.monotonic() - t0))
-        c = mrbench.LineConn(ip, port, timeout=120)
-        try:
-            t0 = time.monotonic()
-            line = c.line()
-            assert line.startswith(b'+OK'), line
-            assert c.cmd('USER popbench').startswith(b'+OK')
-            line = c.cmd('PASS popbench')
-            assert line.startswith(b'+OK'), line
-            t_login = time.monotonic() - t0
-            st = c.cmd('STAT')
-            assert st.startswith(b'+OK'), st
-            line = c.cmd('LIST')
-            assert line.startswith(b'+OK'), line
-            nlist = c.multi().count(b'\r\n')
-            line = c.cmd('UIDL')
-            assert line.startswith(b'+OK'), line
-            nuidl = c.multi().count(b'\r\n')
-            t_list = time.monotonic() - t0
-            note = '' if nlist == total and nuidl == total else 'LIST %d, UIDL %d lines' % (nlist, nuidl)
-            R.add(7, 'pop3 %d: login+STAT+LIST+UIDL' % total, t_list, 's', total / t_list, note + (
-                '; login %.3f s' % t_login).lstrip('; '))
-            # the login is the password hash's cost (yescrypt, default cost) and the exec chain;
-            # the Maildir's size shows in what follows it
-            R.add(7, 'pop3 %d: STAT+LIST+UIDL after login' % total, t_list - t_login, 's',
-                  total / max(t_list - t_login, 1e-6))
-            pids = [q for q in inst.instance_procs('mailroom-pop3d')]
-            if total == sizes[0]:
-                nr = min(retr, total)
-                t0 = time.monotonic()
-                size = 0
-                for i in range(1, nr + 1):
-                    line = c.cmd('RETR %d' % i)
-                    assert line.startswith(b'+OK'), line
-                    size += len(c.multi())
-                t_retr = time.monotonic() - t0
-                R.add(7, 'pop3 RETR of %d' % nr, t_retr, 's', nr / t_retr, '%d bytes' % size)
-            hw = max([mrbench.vmhwm(q) or 0 for q in pids] or [0])
-            if hw:
-                R.add(8, 'peak RSS mailroom-pop3d, %d msgs' % total, hw, 'KB')
-            c.cmd('QUIT')
-        finally:
-            c.close()
+        # RUNS sessions, medians: a POP3 figure has no peer to interleave with, but one slow
+        # second of the shared machine must not make it
+        got = [pop3_session(inst, ip, port, total, min(retr, total) if total == sizes[0] else 0) for _ in range(RUNS)]
+        t_login, t_list, t_retr = (median([g[k] for g in got]) for k in range(3))
+        nlist, nuidl, size, hw = got[-1][3:]
+        note = '' if nlist == total and nuidl == total else 'LIST %d, UIDL %d lines' % (nlist, nuidl)
+        R.add(7, 'pop3 %d: login+STAT+LIST+UIDL' % total, t_list, 's', total / t_list, note + (
+            '; login %.3f s' % t_login).lstrip('; ') + ('; median of %d' % RUNS if RUNS > 1 else ''),
+            runs=[round(g[1], 4) for g in got])
+        # the login is the password hash's cost (yescrypt, default cost) and the exec chain;
+        # the Maildir's size shows in what follows it
+        after = median([g[1] - g[0] for g in got])
+        R.add(7, 'pop3 %d: STAT+LIST+UIDL after login' % total, after, 's', total / max(after, 1e-6),
+              runs=[round(g[1] - g[0], 4) for g in got])
+        if total == sizes[0]:
+            nr = min(retr, total)
+            R.add(7, 'pop3 RETR of %d' % nr, t_retr, 's', nr / t_retr, '%d bytes' % size, runs=[round(g[2], 4) for g in got])
+        if hw:
+            R.add(8, 'peak RSS mailroom-pop3d, %d msgs' % total, hw, 'KB')
     mr.inst.stop_service(p)
+
+
+def pop3_session(inst, ip, port, total, nretr):
+    """One POP3 session: login, STAT, LIST, UIDL, then nretr RETRs. Returns (login s, login to
+    the end of UIDL s, RETRs s, LIST lines, UIDL lines, RETR bytes, peak RSS of pop3d KB)."""
+    c = mrbench.LineConn(ip, port, timeout=120)
+    try:
+        t0 = time.monotonic()
+        line = c.line()
+        assert line.startswith(b'+OK'), line
+        assert c.cmd('USER popbench').startswith(b'+OK')
+        line = c.cmd('PASS popbench')
+        assert line.startswith(b'+OK'), line
+        t_login = time.monotonic() - t0
+        st = c.cmd('STAT')
+        assert st.startswith(b'+OK'), st
+        line = c.cmd('LIST')
+        assert line.startswith(b'+OK'), line
+        nlist = c.multi().count(b'\r\n')
+        line = c.cmd('UIDL')
+        assert line.startswith(b'+OK'), line
+        nuidl = c.multi().count(b'\r\n')
+        t_list = time.monotonic() - t0
+        pids = inst.instance_procs('mailroom-pop3d')
+        t0 = time.monotonic()
+        size = 0
+        for i in range(1, nretr + 1):
+            line = c.cmd('RETR %d' % i)
+            assert line.startswith(b'+OK'), line
+            size += len(c.multi())
+        t_retr = time.monotonic() - t0
+        hw = max([mrbench.vmhwm(q) or 0 for q in pids] or [0])
+        c.cmd('QUIT')
+        return t_login, t_list, t_retr, nlist, nuidl, size, hw
+    finally:
+        c.close()
 
 
 # --- figure 8: peak RSS of smtpd and local -------------------------------------------------------
