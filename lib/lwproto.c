@@ -93,7 +93,7 @@ size_t lwproto_reply_fmt(char *buf, unsigned slot, int code, char const *text)
   if (slot >= LW_SLOTS || (code != 0 && code != 99 && code != 100 && code != 111)) return 0;
   w = putnum(buf, 0, slot);
   w = putnum(buf, w, (unsigned long long)code);
-  for (size_t i = 0; text[i] && i < LW_TEXT_MAX; i++) {
+  for (size_t i = 0; i < LW_TEXT_MAX && text[i]; i++) {
     unsigned char c = (unsigned char)text[i];
     buf[w++] = c < 32 || c > 126 ? '?' : (char)c;
   }

@@ -10,7 +10,7 @@
 #define LW_TEXT_MAX 900   /* a reply's text, as send's (INTERNALS.md) */
 #define LW_FIELD_MAX 1024 /* each job field but the slot and msglen: assign's ASSIGN_FIELD_MAX */
 #define LW_JOB_FIELDS 10  /* slot user home local dash ext domain sender msglen defaultdelivery */
-#define LW_JOB_MAX (LW_JOB_FIELDS * (LW_FIELD_MAX + 1))
+#define LW_JOB_MAX ((size_t)LW_JOB_FIELDS * (LW_FIELD_MAX + 1))
 #define LW_REPLY_MAX (4 + 1 + 3 + 1 + LW_TEXT_MAX + 1)
 
 /* A job: pointers into the packet, each NUL-terminated there. */

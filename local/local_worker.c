@@ -146,10 +146,11 @@ static int group(worker *w)
   /* 1. each job up to its dot file; Maildir-only jobs write their tmp/ files */
   for (unsigned int i = 0; i < w->n; i++) {
     wjob *jb = &w->job[i];
+    int r;
     load(w, jb);
-    if (prepare(&jb->l) < 0) verdict(jb, 0);
-    else if (!local_maildironly(&jb->l)) jb->state = J_LATER;
-    else if (local_deliver_tmp(&jb->l) < 0) verdict(jb, 0);
+    r = prepare(&jb->l);
+    if (!r && !local_maildironly(&jb->l)) jb->state = J_LATER;
+    else if (r < 0 || local_deliver_tmp(&jb->l) < 0) verdict(jb, 0);
     else {
       jb->state = J_PENDING;
       for (unsigned int k = 0; k < jb->l.npend; k++) pend[np++] = &jb->l.pend[k];

@@ -5,7 +5,6 @@
    arguments (lspawn made them), the user's dot files only as far as the user, and reads
    fd 0 no further than msglen: the envelope after it must never reach a delivery.
    With -w it is a warm deliverer instead: jobs from lspawn on a socket (local_worker.c). */
-#include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,11 +15,8 @@
 #include <skalibs/sig.h>
 #include <skalibs/strerr.h>
 #include <skalibs/types.h>
-#include "dotqmail.h"
 #include "exitcodes.h"
-#include "qqerr.h"
 #include "local.h"
-#include "maildir.h"
 
 #define USAGE "mailroom-local -- user home local dash ext domain sender msglen [defaultdelivery] | mailroom-local -w"
 

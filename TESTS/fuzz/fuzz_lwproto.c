@@ -31,8 +31,8 @@ int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
     n = lwproto_job_fmt(out, &j);
     FAIL_IF(!n || n > LW_JOB_MAX);
     FAIL_IF(lwproto_job_parse(out, n, &k) != 0 || k.slot != j.slot || k.msglen != j.msglen);
-    FAIL_IF(strcmp(k.user, j.user) || strcmp(k.home, j.home) || strcmp(k.local, j.local) || strcmp(k.ext, j.ext)
-            || strcmp(k.domain, j.domain) || strcmp(k.sender, j.sender) || strcmp(k.defaultdelivery, j.defaultdelivery));
+    FAIL_IF(strcmp(k.user, j.user) != 0 || strcmp(k.home, j.home) != 0 || strcmp(k.local, j.local) != 0 || strcmp(k.ext, j.ext) != 0
+            || strcmp(k.domain, j.domain) != 0 || strcmp(k.sender, j.sender) != 0 || strcmp(k.defaultdelivery, j.defaultdelivery) != 0);
     FAIL_IF(n != size || memcmp(out, s, n) != 0);
   }
   /* any text makes a reply that parses back */

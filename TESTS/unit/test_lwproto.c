@@ -4,7 +4,7 @@
 #include "check.h"
 #include "lwproto.h"
 
-#define P(s) s, sizeof s - 1
+#define P(s) (s), sizeof(s) - 1
 
 static void reply_bad(char const *label, char const *s, size_t n)
 {
