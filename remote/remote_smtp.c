@@ -639,7 +639,8 @@ static int transaction(conn *c, smtpjob const *j, unsigned ext, char const *tlsv
   if (r.code / 100 != 2) {
     saidtext(c, &r, "MAIL", why, whymax);
     setall(res, j->nrcpt, r.code / 100 == 5 ? 'D' : 'Z', why);
-    quit(c);
+    if (!pipe) goto clean;
+    quit(c); /* the replies to the pipelined RCPTs and DATA are still on their way */
     goto out;
   }
   when = "after RCPT";
@@ -656,10 +657,7 @@ static int transaction(conn *c, smtpjob const *j, unsigned ext, char const *tlsv
   }
   when = "after DATA";
   if (!pipe) {
-    if (!accepted) {
-      quit(c);
-      goto out;
-    }
+    if (!accepted) goto clean;
     if (conn_puts(c, "DATA\r\n") < 0 || conn_flush(c) < 0) goto ioerr_all;
   }
   if (conn_reply(c, &r, j->tremote) < 0) goto ioerr_all;
@@ -672,14 +670,12 @@ static int transaction(conn *c, smtpjob const *j, unsigned ext, char const *tlsv
         res[i].text[0] = 0;
         text_cats(res[i].text, sizeof res[i].text, &len, why);
       }
-    quit(c);
-    goto out;
+    goto clean;
   }
   if (!accepted) {
     /* a server that said 354 after refusing every RCPT (RFC 2920 3.1): an empty message */
-    if (conn_puts(c, ".\r\n") == 0 && conn_flush(c) == 0) conn_reply(c, &r, j->tremote);
-    quit(c);
-    goto out;
+    if (conn_puts(c, ".\r\n") < 0 || conn_flush(c) < 0 || conn_reply(c, &r, j->tremote) < 0) goto out;
+    goto clean;
   }
   when = "while sending the message";
   switch (sendmsg_data(c, j, why, whymax)) {
@@ -717,6 +713,8 @@ static int transaction(conn *c, smtpjob const *j, unsigned ext, char const *tlsv
       res[i].text[0] = 0;
       text_cats(res[i].text, sizeof res[i].text, &len, why);
     }
+clean:
+  /* every reply read, nothing pending: the session is between transactions */
   if (r.code == 421) quit(c);
   else *reusable = 1;
   return 0;
