@@ -50,7 +50,9 @@ LIBS_mailroom-queue   := $(STATIC) $(SKA)
 LIBS_mailroom-inject  := $(SKA)
 LIBS_mailroom-send    := $(SKA)
 LIBS_mailroom-start   := $(SKA)
-LIBS_mailroom-rspawn  := $(SKA)
+# rspawn links the worker protocol (remote/remote_wproto.c, libc only) from build/remote.a
+LIBS_mailroom-rspawn  := build/remote.a $(SKA)
+build/bin/mailroom-rspawn: build/remote.a
 LIBS_mailroom-lspawn  := $(CDB) $(SKA)
 LIBS_mailroom-local   := $(STATIC) $(CDB) $(SKA)
 LIBS_mailroom-newu    := $(CDB) $(SKA)
