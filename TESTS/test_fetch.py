@@ -36,22 +36,20 @@ def test_message(tag, i):
     """A message with what a POP3 path can break: dot lines, a lone dot, a long line,
     8-bit bytes, a From_ line, blank lines."""
     return (b'From: Sender %s <sender-%s@example.org>\nTo: someone@example.org\nSubject: %s %d\n'
-            b'Message-ID: <%s.%d@example.org>\nX-Seq: %s-%d\n\nfirst line\n.\n..two dots\n.leading dot\n'
+            b'Message-ID: <%s.%d@example.org>\nX-Seq: %s\n\nfirst line\n.\n..two dots\n.leading dot\n'
             b'From the start\n\n%s\n\xc3\xa9t\xc3\xa9 8-bit\nlast line %d\n'
-            % (tag.encode(), tag.encode(), tag.encode(), i, tag.encode(), i, tag.encode(), i, b'L' * 2000, i))
+            % (tag.encode(), tag.encode(), tag.encode(), i, tag.encode(), i, tag.encode(), b'L' * 2000, i))
 
 
 def strip_trace(data):
     """The delivered file without mailroom-local's lines and our Received field (3 lines)."""
     added, rest = mrinst.split_delivered(data)
-    m = re.match(rb'Received: from [^\n]*\(mailroom-fetch\|?[^\n]*\n', rest)
     if not rest.startswith(b'Received: from '):
         return None, rest
     lines = rest.split(b'\n')
     n = 1
     while n < len(lines) and lines[n].startswith(b'\t'):
         n += 1
-    del m
     return b'\n'.join(lines[:n]) + b'\n', b'\n'.join(lines[n:])
 
 
@@ -132,11 +130,16 @@ def wait_delivered(inst, n, timeout=30):
     return got
 
 
+SEQ_CACHE = {}  # a delivered file never changes: its X-Seq is read once
+
+
 def seqs(inst):
     out = []
-    for _, data in delivered(inst):
-        m = re.search(rb'^X-Seq: (\S+)$', data, re.M)
-        out.append(m.group(1).decode() if m else '?')
+    for p in inst.maildir_files('fetched'):
+        if p not in SEQ_CACHE:
+            m = re.search(rb'^X-Seq: (\S+)$', mrinst.read_file(p), re.M)
+            SEQ_CACHE[p] = m.group(1).decode() if m else '?'
+        out.append(SEQ_CACHE[p])
     return out
 
 
@@ -293,12 +296,10 @@ def combo(inst, fetch, name, port, user, password, tls, extra, put, count, label
     R.check(label + ' delete: the server box is empty', count() == 0, 'server has %d' % count())
     wait_delivered(inst, before + 5)
     byte_exact(inst, sent, label + ' delete')
-    if tls != 'plain' and 'received' not in label:
-        for _, data in delivered(inst)[-1:]:
-            rec, _ = strip_trace(data)
-            R.check(label + ': Received names server, account and TLS',
-                    rec and b'from 127.0.0.1' in rec and (b'account ' + name.encode()) in rec and b'TLSv1' in rec,
-                    rec)
+    recs = [strip_trace(data)[0] for _, data in delivered(inst)]
+    recs = [r for r in recs if r and (b'account ' + name.encode() + b',') in r]
+    R.check(label + ': Received names server, account and TLS', len(recs) == 5 and all(
+        b'from 127.0.0.1' in r and (b'TLSv1' in r if tls != 'plain' else b'no TLS' in r) for r in recs), recs[:1])
 
 
 def wrong_password_and_cert(inst, fetch, dv, cadir, capem, otherpem):
@@ -306,7 +307,8 @@ def wrong_password_and_cert(inst, fetch, dv, cadir, capem, otherpem):
     before = len(delivered(inst))
     fetch.accounts([account('dv-wrongpw', dv.sport, 'bob', 'nope', 'pop3s', 'keep', 'ca=' + capem)])
     for attempt in (1, 2):
-        rc, log, err = fetch.run()
+        # Dovecot answers a repeated failure late (its auth penalty, up to 15 s)
+        rc, log, err = fetch.run(('-1', '-t', '30'))
         pl = poll_lines(log, 'dv-wrongpw')
         R.check('wrong password (poll %d): nothing fetched, the log says why' % attempt,
                 rc != 0 and pl and pl[-1].get('result') == 'failed' and 'login refused' in pl[-1].get('reason', '')
@@ -336,7 +338,7 @@ def wrong_password_and_cert(inst, fetch, dv, cadir, capem, otherpem):
 def hostile_run(inst, fetch, good_port):
     md = inst.maildir('demo')
     for i in range(2):
-        pop3inst.put_message(md, '1700000200.M%dP1.good' % i, test_message('good', i))
+        pop3inst.put_message(md, '1700000200.M%dP1.good' % i, test_message('good-%d' % i, i))
     cases = ['longline', 'badlist', 'neverend', 'dupuidl', 'retrerr', 'dropdele', 'nouidl']
     expect = {'longline': 'longer than 65536', 'badlist': 'LIST said', 'neverend': 'LIST said',
               'dupuidl': 'same UIDL', 'retrerr': 'RETR refused', 'dropdele': 'DELE', 'garbage': 'neither +OK nor -ERR',

@@ -492,7 +492,7 @@ static int poll_(sess *s)
   }
   if (login(s) < 0 || list(s) < 0 || (r = uidl(s)) < 0) return -1;
   if (!r) {
-    char const *kv[] = { "account", s->a->name, "text", "the server has no UIDL: messages are named by a SHA-256 of their headers" };
+    char const *kv[] = { "account", s->a->name, "text", "the server has no UIDL: messages are named by a hash (SHA-256) of their headers" };
     fetch_log("fetchinfo", kv, 2);
     if ((r = hashkeys(s)) < 0) return -1;
     if (!r) return poll_failed(s, "the server has neither UIDL nor TOP: nothing fetched");
