@@ -24,7 +24,7 @@ static void line(char const *s, size_t n)
   if (pop3_mline(s, n, &off, &len)) {
     FAIL_IF(off + len > n || off > 1);
   } else FAIL_IF(!(n == 1 || (n == 2 && s[1] == '\r')) || s[0] != '.');
-  if (pop3_scan_list(s, n, &num, &size)) FAIL_IF(!num || s[0] < '1' || s[0] > '9');
+  if (pop3_scan_list(s, n, &num, &size)) FAIL_IF(!num || s[0] < '0' || s[0] > '9');
   if (pop3_scan_uidl(s, n, &num, &uoff, &ulen)) {
     FAIL_IF(!num || !ulen || ulen > FETCH_UIDL_MAX || uoff + ulen > n);
     for (size_t i = uoff; i < uoff + ulen; i++) FAIL_IF(s[i] < 0x21 || s[i] > 0x7e);
