@@ -80,8 +80,11 @@ OWFAT_INC := -Ibuild/owfat/usr/include
 LIBS_mailroom-remote  := $(OWFAT) -ltls
 # The TLS proxy, the only server program linked with libtls (LibreSSL's API; Debian's libretls).
 LIBS_mailroom-tlsd    := -ltls $(SKA)
+# mailroom-fetch (fetch/) injects through sendmail's path, queue/inject_qq.c: queue's
+# archive, then lib's again for what inject_qq.o needs from it; libtls for POP3S and STLS.
+LIBS_mailroom-fetch   := build/queue.a build/libmr.a -ltls $(SKA)
 
-FOLDERS := queue send local smtpd pop3d remote
+FOLDERS := queue send local smtpd pop3d remote fetch
 PROGS := $(notdir $(basename $(foreach f,$(FOLDERS),$(wildcard $(f)/mailroom-*.c))))
 BINS := $(addprefix build/bin/,$(PROGS)) build/bin/sendmail build/bin/mailq
 
@@ -151,6 +154,8 @@ build/bin/sendmail: | build/.deps
 	@mkdir -p build/bin && ln -sf mailroom-inject $@
 build/bin/mailq: | build/.deps
 	@mkdir -p build/bin && ln -sf mailroom-qread $@
+
+build/bin/mailroom-fetch: build/queue.a
 
 -include $(shell find build/obj -name '*.d' 2>/dev/null)
 
