@@ -251,7 +251,7 @@ static void cachekey(char *key, size_t n, char const *domain, route const *rt, i
   char d[DOMAIN_MAX + 1];
   char const *hop = routed && (rt->literal || rt->host[0]) ? rt->host : domain;
   size_t i;
-  for (i = 0; hop[i] && i < DOMAIN_MAX; i++) d[i] = hop[i] >= 'A' && hop[i] <= 'Z' ? (char)(hop[i] + 32) : hop[i];
+  for (i = 0; i < DOMAIN_MAX && hop[i]; i++) d[i] = hop[i] >= 'A' && hop[i] <= 'Z' ? (char)(hop[i] + 32) : hop[i];
   d[i] = 0;
   snprintf(key, n, "%s %s port=%u tls=%d ca=%s helo=%s", hop == domain ? "mx" : "route", d, port, tlsreq,
            tlsreq == TLSREQ_VERIFY ? cafile : "", helo);
@@ -373,7 +373,7 @@ static void deliver(job *jb, smtpjob *sj, cache *kc)
   if (kc && kc->s) {
     long long t = now_ms();
     /* another destination or policy, or a bound passed while the job was on its way */
-    if (strcmp(kc->key, key) || t >= kc->idle_until || kc->msgs >= cmsgs || !cidle) smtp_close(&kc->s, 1);
+    if (strcmp(kc->key, key) != 0 || t >= kc->idle_until || kc->msgs >= cmsgs || !cidle) smtp_close(&kc->s, 1);
   }
   if (tlsconfig(jb, sj, kc, cafile) < 0) {
     /* without a TLS requirement the mail can still go, in clear, as it did before TLS */

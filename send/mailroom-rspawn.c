@@ -386,7 +386,7 @@ int main(void)
   if (chdir(auto_home) < 0) strerr_diefu2sys(111, "chdir to ", auto_home);
   r.b.msgs = bound("control/remoteworkermessages", 1000, 1000000000);
   r.b.idle = bound("control/remoteworkeridle", 60, 86400);
-  r.b.life = bound("control/remoteworkerlifetime", 3600, 86400 * 30);
+  r.b.life = bound("control/remoteworkerlifetime", 3600, 86400UL * 30);
   if (!r.b.msgs) r.b.msgs = 1;
   for (unsigned k = 0; k < WORKERS_MAX; k++) r.w[k].fd = -1;
   spfd = selfpipe_init();

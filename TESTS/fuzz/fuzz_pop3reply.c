@@ -19,8 +19,8 @@ static void line(char const *s, size_t n)
   char out[64];
   int r = pop3_status(s, n, &t);
   FAIL_IF(t > n);
-  if (r == 1) FAIL_IF(n < 3 || memcmp(s, "+OK", 3));
-  if (r == 0) FAIL_IF(n < 4 || memcmp(s, "-ERR", 4));
+  if (r == 1) FAIL_IF(n < 3 || memcmp(s, "+OK", 3) != 0);
+  if (r == 0) FAIL_IF(n < 4 || memcmp(s, "-ERR", 4) != 0);
   if (pop3_mline(s, n, &off, &len)) {
     FAIL_IF(off + len > n || off > 1);
   } else FAIL_IF(!(n == 1 || (n == 2 && s[1] == '\r')) || s[0] != '.');

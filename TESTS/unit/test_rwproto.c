@@ -68,7 +68,6 @@ static void test_jobs(void)
   memcpy(big, dom, 256);
   memcpy(big + 256, "\0s\0" "1\0r@x\0", 9);
   check(!parses(big, 265), "job: a 256-byte domain refused", "parsed");
-  n = 0;
   memcpy(big, "x\0s\0" "1\0", 6);
   n = 6;
   for (unsigned k = 0; k < RWJOB_RCPT_MAX + 1; k++) {
