@@ -52,7 +52,9 @@ LIBS_mailroom-queued  := $(SKA)
 LIBS_mailroom-inject  := $(SKA)
 LIBS_mailroom-send    := $(SKA)
 LIBS_mailroom-start   := $(SKA)
-LIBS_mailroom-rspawn  := $(SKA)
+# rspawn links the worker protocol (remote/remote_wproto.c, libc only) from build/remote.a
+LIBS_mailroom-rspawn  := build/remote.a $(SKA)
+build/bin/mailroom-rspawn: build/remote.a
 LIBS_mailroom-lspawn  := $(CDB) $(SKA)
 LIBS_mailroom-local   := $(STATIC) $(CDB) $(SKA)
 LIBS_mailroom-newu    := $(CDB) $(SKA)
@@ -80,8 +82,11 @@ OWFAT_INC := -Ibuild/owfat/usr/include
 LIBS_mailroom-remote  := $(OWFAT) -ltls
 # The TLS proxy, the only server program linked with libtls (LibreSSL's API; Debian's libretls).
 LIBS_mailroom-tlsd    := -ltls $(SKA)
+# mailroom-fetch (fetch/) injects through sendmail's path, queue/inject_qq.c: queue's
+# archive, then lib's again for what inject_qq.o needs from it; libtls for POP3S and STLS.
+LIBS_mailroom-fetch   := build/queue.a build/libmr.a -ltls $(SKA)
 
-FOLDERS := queue send local smtpd pop3d remote
+FOLDERS := queue send local smtpd pop3d remote fetch
 PROGS := $(notdir $(basename $(foreach f,$(FOLDERS),$(wildcard $(f)/mailroom-*.c))))
 BINS := $(addprefix build/bin/,$(PROGS)) build/bin/sendmail build/bin/mailq
 
@@ -151,6 +156,8 @@ build/bin/sendmail: | build/.deps
 	@mkdir -p build/bin && ln -sf mailroom-inject $@
 build/bin/mailq: | build/.deps
 	@mkdir -p build/bin && ln -sf mailroom-qread $@
+
+build/bin/mailroom-fetch: build/queue.a
 
 -include $(shell find build/obj -name '*.d' 2>/dev/null)
 

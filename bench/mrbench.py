@@ -228,9 +228,10 @@ def run(argv, timeout, **kw):
     return subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, **kw)
 
 
-def smtpload(target, count, conc, perconn, size=2048, rcpts=1, rcpt='demo@localhost', timeout=900):
-    """Runs build/bench/smtpload against target.ip:target.port; returns (ok, fail, secs)."""
-    argv = [tool('smtpload'), '-c', str(conc), '-m', str(perconn), '-s', str(size), '-r', str(rcpts),
+def smtpload(target, count, conc, perconn, size=2048, rcpts=1, rcpt='demo@localhost', timeout=900, prefix=()):
+    """Runs build/bench/smtpload against target.ip:target.port; returns (ok, fail, secs).
+    prefix: an argv prefix (a counting pass runs the client under strace)."""
+    argv = list(prefix) + [tool('smtpload'), '-c', str(conc), '-m', str(perconn), '-s', str(size), '-r', str(rcpts),
             target.ip, str(target.port), str(count), 'bench@bench.test', rcpt]
     r = run(argv, timeout=timeout)
     out = r.stdout.decode(errors='replace').strip()

@@ -216,6 +216,11 @@ class Postfix:
             self.start()
 
     # --- what run.py asks of a target ---------------------------------------------------------
+    def count_pids(self):
+        """Every live process of this Postfix: master's session (bench/counting.py)."""
+        import counting
+        return counting.live_pids([self.master.pid] if self.master else [])
+
     def maildir_new(self):
         return os.path.join(self.dir, 'home', 'Maildir', 'new')
 
@@ -281,9 +286,12 @@ class Postfix:
                        capture_output=True, timeout=60)
 
     def route_sink(self, ip, port):
+        """The route is written now and read at the restart of the hold that always follows
+        (run.py's remote_run): one restart of master per run, not two (each costs seconds)."""
         self._hold_kind = 'smtp'
-        self.reconfigure(transport_maps='inline:{ sink.test=smtp:[%s]:%d }' % (ip, port),
+        self.main.update(transport_maps='inline:{ sink.test=smtp:[%s]:%d }' % (ip, port),
                          relay_domains='sink.test')
+        self._write()
 
 
 def mrbench_name(prefix):

@@ -1,6 +1,9 @@
 /* Maildir names and deliveries. The file is written in tmp/ under a name nobody else can
    take (O_EXCL), fsynced, linked into new/, and new/ is fsynced before success is said:
-   a reader never sees a partial message, and a crash loses nothing that was reported. */
+   a reader never sees a partial message, and a crash loses nothing that was reported.
+   A process with several deliveries in hand writes them all to tmp/ first
+   (maildir_write_tmp), then makes them durable together (maildir_commit_many): every file
+   fsynced, every name linked, each distinct new/ fsynced once. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -149,19 +152,17 @@ static int sync_new(int dfd)
   return 0;
 }
 
-int maildir_deliver(maildir_ctx *ctx, char const *dir, char const *head, size_t headlen,
-                    int fd, unsigned long long off, unsigned long long len, char *name,
-                    size_t namemax, int *stage)
+int maildir_write_tmp(maildir_ctx *ctx, char const *dir, char const *head, size_t headlen,
+                      int fd, unsigned long long off, unsigned long long len, maildir_tmp *t)
 {
-  char tmpname[4 + MAILDIR_NAME_MAX];
-  char newname[4 + MAILDIR_NAME_MAX];
   wbuf w;
-  int dfd;
   int e;
 
-  *stage = MAILDIR_SDIR;
-  dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return -1;
+  t->fd = -1;
+  t->err = 0;
+  t->stage = MAILDIR_SDIR;
+  t->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (t->dfd < 0) return (t->err = errno, -1);
   if (!ctx->host[0]) {
     char h[MAILDIR_HOST_MAX + 1];
     if (gethostname(h, sizeof h) < 0) h[0] = 0;
@@ -169,44 +170,120 @@ int maildir_deliver(maildir_ctx *ctx, char const *dir, char const *head, size_t 
     maildir_hostesc(ctx->host, h);
   }
 
-  *stage = MAILDIR_STMP;
+  t->stage = MAILDIR_STMP;
   w.len = 0;
-  w.fd = create_tmp(ctx, dfd, tmpname, sizeof tmpname);
+  w.fd = create_tmp(ctx, t->dfd, t->tmpname, sizeof t->tmpname);
   if (w.fd < 0) goto fail_dir;
-  memcpy(newname, "new/", 4);
-  memcpy(newname + 4, tmpname + 4, strlen(tmpname + 4) + 1);
+  memcpy(t->newname, "new/", 4);
+  memcpy(t->newname + 4, t->tmpname + 4, strlen(t->tmpname + 4) + 1);
 
-  *stage = MAILDIR_SWRITE;
+  t->stage = MAILDIR_SWRITE;
   if (wbuf_put(&w, head, headlen) < 0) goto fail_file;
-  if (copy_message(&w, fd, off, len, stage) < 0) goto fail_file;
-  *stage = MAILDIR_SWRITE;
-  if (wbuf_flush(&w) < 0 || fsync(w.fd) < 0) goto fail_file;
-  if (close(w.fd) < 0) { /* NFS reports quota errors here */
-    w.fd = -1;
-    goto fail_file;
-  }
-  w.fd = -1;
-
-  *stage = MAILDIR_SNEW;
-  if (move_new(dfd, tmpname, newname) < 0) goto fail_file;
-  *stage = MAILDIR_SSYNC;
-  if (sync_new(dfd) < 0) goto fail_dir;
-  close(dfd);
-  if (strlen(newname) >= namemax) {
-    errno = ENAMETOOLONG; /* delivered: only the caller's report is cut */
-    if (namemax) name[0] = 0;
-  } else memcpy(name, newname, strlen(newname) + 1);
-  *stage = MAILDIR_SOK;
+  if (copy_message(&w, fd, off, len, &t->stage) < 0) goto fail_file;
+  t->stage = MAILDIR_SWRITE;
+  if (wbuf_flush(&w) < 0) goto fail_file;
+  t->fd = w.fd;
+  t->stage = MAILDIR_SOK;
   return 0;
 
 fail_file:
   e = errno;
-  if (w.fd >= 0) close(w.fd);
-  unlinkat(dfd, tmpname, 0);
+  close(w.fd);
+  unlinkat(t->dfd, t->tmpname, 0);
   errno = e;
 fail_dir:
-  e = errno;
-  close(dfd);
-  errno = e;
+  t->err = errno;
+  close(t->dfd);
+  t->dfd = -1;
+  errno = t->err;
   return -1;
+}
+
+void maildir_abort(maildir_tmp *t)
+{
+  if (t->fd >= 0) close(t->fd);
+  if (t->dfd >= 0) {
+    unlinkat(t->dfd, t->tmpname, 0);
+    close(t->dfd);
+  }
+  t->fd = t->dfd = -1;
+}
+
+static void tmp_failed(maildir_tmp *t, int stage)
+{
+  int e = errno;
+  maildir_abort(t);
+  t->stage = stage;
+  t->err = e;
+}
+
+/* Two Maildir folders are the same when their new/ is: one fsync covers both. */
+static int same_dir(int a, int b)
+{
+  struct stat sa, sb;
+  if (fstat(a, &sa) < 0 || fstat(b, &sb) < 0) return 0;
+  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+void maildir_commit_many(maildir_tmp *const *t, size_t n)
+{
+  /* 1. every file's data on disk, before any name in new/ points at it */
+  for (size_t i = 0; i < n; i++) {
+    if (t[i]->stage != MAILDIR_SOK || t[i]->dfd < 0) continue;
+    if (fsync(t[i]->fd) < 0) {
+      tmp_failed(t[i], MAILDIR_SWRITE);
+      continue;
+    }
+    if (close(t[i]->fd) < 0) { /* NFS reports quota errors here */
+      t[i]->fd = -1;
+      tmp_failed(t[i], MAILDIR_SWRITE);
+      continue;
+    }
+    t[i]->fd = -1;
+  }
+  /* 2. the names */
+  for (size_t i = 0; i < n; i++) {
+    if (t[i]->stage != MAILDIR_SOK || t[i]->dfd < 0) continue;
+    if (move_new(t[i]->dfd, t[i]->tmpname, t[i]->newname) < 0) tmp_failed(t[i], MAILDIR_SNEW);
+  }
+  /* 3. each distinct new/ once; a failure there is every one of its deliveries' */
+  for (size_t i = 0; i < n; i++) {
+    int r, e;
+    if (t[i]->stage != MAILDIR_SOK || t[i]->dfd < 0) continue;
+    r = sync_new(t[i]->dfd);
+    e = errno;
+    for (size_t k = n; k-- > i;) {
+      if (t[k]->stage != MAILDIR_SOK || t[k]->dfd < 0) continue;
+      if (k != i && !same_dir(t[i]->dfd, t[k]->dfd)) continue;
+      if (r < 0) {
+        t[k]->stage = MAILDIR_SSYNC; /* in new/, perhaps not durable: said so, not removed */
+        t[k]->err = e;
+      }
+      close(t[k]->dfd);
+      t[k]->dfd = -1;
+    }
+  }
+}
+
+int maildir_deliver(maildir_ctx *ctx, char const *dir, char const *head, size_t headlen,
+                    int fd, unsigned long long off, unsigned long long len, char *name,
+                    size_t namemax, int *stage)
+{
+  maildir_tmp t;
+  maildir_tmp *one = &t;
+  if (maildir_write_tmp(ctx, dir, head, headlen, fd, off, len, &t) < 0) {
+    *stage = t.stage;
+    return -1;
+  }
+  maildir_commit_many(&one, 1);
+  *stage = t.stage;
+  if (t.stage != MAILDIR_SOK) {
+    errno = t.err;
+    return -1;
+  }
+  if (strlen(t.newname) >= namemax) {
+    errno = ENAMETOOLONG; /* delivered: only the caller's report is cut */
+    if (namemax) name[0] = 0;
+  } else memcpy(name, t.newname, strlen(t.newname) + 1);
+  return 0;
 }

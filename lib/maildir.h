@@ -44,4 +44,28 @@ extern int maildir_name(char *s, size_t n, unsigned long long sec, unsigned long
 extern int maildir_deliver(maildir_ctx *ctx, char const *dir, char const *head, size_t headlen,
                            int fd, unsigned long long off, unsigned long long len, char *name,
                            size_t namemax, int *stage);
+
+/* One delivery between its two phases. */
+typedef struct maildir_tmp_s maildir_tmp;
+struct maildir_tmp_s {
+  int dfd;   /* the Maildir folder, -1 once done or failed */
+  int fd;    /* the tmp/ file, written but not yet fsynced; -1 once closed */
+  int stage; /* MAILDIR_SOK, or where it failed */
+  int err;   /* errno of the failure */
+  char tmpname[4 + MAILDIR_NAME_MAX]; /* "tmp/NAME" */
+  char newname[4 + MAILDIR_NAME_MAX]; /* "new/NAME" */
+};
+/* Phase 1: writes head + the message into dir's tmp/ without fsync. 0 (t holds the file, to
+   be given to maildir_commit_many or maildir_abort), or -1 with errno, t->stage and t->err
+   set and nothing left in tmp/. */
+extern int maildir_write_tmp(maildir_ctx *ctx, char const *dir, char const *head, size_t headlen,
+                             int fd, unsigned long long off, unsigned long long len, maildir_tmp *t);
+/* Phase 2 for n deliveries written by maildir_write_tmp (a failed one is skipped): fsyncs
+   every file, then links each into new/, then fsyncs each distinct new/ once. Each t[i]
+   ends with stage MAILDIR_SOK (delivered and durable) or where it failed (err): nothing
+   left in tmp/ then, and for MAILDIR_SSYNC the file is in new/ but perhaps not durable.
+   Every fd is closed. */
+extern void maildir_commit_many(maildir_tmp *const *t, size_t n);
+/* Removes a delivery written by maildir_write_tmp and not committed. */
+extern void maildir_abort(maildir_tmp *t);
 #endif

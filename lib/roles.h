@@ -9,4 +9,5 @@
 #define ROLE_MAIL "mrmail"     /* owner of virtual mailboxes */
 #define ROLE_TLSD "mrtlsd"     /* mailroom-tlsd after it loaded the key */
 #define ROLE_AUTH "mrauth"     /* the SMTP AUTH verifier: its group reads users/password.cdb */
+#define ROLE_FETCH "mrfetch"   /* mailroom-fetch: reads control/fetchaccounts, writes fetch/ */
 #endif

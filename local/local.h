@@ -15,6 +15,7 @@
 #define LOCAL_MBOX_LOCKWAIT 30   /* seconds an mbox may stay locked by someone else */
 #define LOCAL_COPY_BUF 8192      /* every copy of the message goes through this much */
 #define LOCAL_DEFAULT_DELIVERY "./Maildir/"
+#define LOCAL_PEND_MAX 4         /* Maildir lines of a dot file that a worker runs in a group */
 
 /* Why a step failed: mailroom-local.c has one text per value. */
 enum local_why {
@@ -86,6 +87,12 @@ struct local_s {
   char text[LOCAL_TEXT_MAX + 1];
   size_t textlen;
 
+  /* a job whose lines are all Maildir lines, run in a worker's group (local_worker.c):
+     written to tmp/, committed with the others' */
+  maildir_tmp pend[LOCAL_PEND_MAX];
+  char penddir[LOCAL_PEND_MAX][DOTQMAIL_LINE_MAX + 1];
+  unsigned int npend;
+
   /* the failure */
   int why;
   int err;
@@ -98,6 +105,10 @@ struct local_s {
 
 /* local_env.c */
 extern void local_init(local *l);
+/* Before the next job of a worker: every per-job field back to its start, the environment
+   local_setup() and local_finddot() set removed; the strallocs' memory and md are kept. */
+extern void local_reset(local *l);
+extern void local_clearenv(void);
 extern int local_setup(local *l, unsigned long long now);
 extern int local_quote(stralloc *sa, char const *addr);
 /* "Sun Nov 23 10:34:00 2025\n" (UTC) into s, 32 bytes; returns the length (25). */
@@ -138,6 +149,16 @@ struct local_run_s {
 extern int local_run(local *l, local_run_t *r);
 /* local_deliver.c */
 extern int local_deliver(local *l);
+/* 1 if the dot file (or default delivery) is Maildir lines only, at most LOCAL_PEND_MAX and
+   at least one, and can be run in a group: local_deliver_tmp(), maildir_commit_many() of
+   l->pend with the others, local_deliver_done(). */
+extern int local_maildironly(local const *l);
+extern int local_deliver_tmp(local *l);
+extern int local_deliver_done(local *l);
+/* local_reply.c: the text (LOCAL_TEXT_MAX + 1 bytes) and exit code of a failure */
+extern int local_reply(local const *l, char *text);
+/* local_worker.c: mailroom-local -w, jobs from mailroom-lspawn on sock; returns the exit code */
+extern int local_worker(int sock);
 extern int local_progperm(int code);
 extern int local_fwdperm(int code);
 extern void local_say(local *l, char const *s);

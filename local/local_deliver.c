@@ -54,22 +54,31 @@ static void setobj(local *l, char const *s)
   l->obj[n] = 0;
 }
 
+static int maildir_failed(local *l, char const *dir, int stage, int err)
+{
+  l->why = stage == MAILDIR_SREAD && err == EPROTO ? LW_SHORTMSG : LW_MAILDIR;
+  l->err = err;
+  l->stage = stage;
+  setobj(l, dir);
+  return -1;
+}
+
+static void maildir_said(local *l, char const *dir, char const *name)
+{
+  local_say(l, "delivered to ");
+  local_textcat(l->text, &l->textlen, LOCAL_TEXT_MAX, dir);
+  local_textcat(l->text, &l->textlen, LOCAL_TEXT_MAX, " as ");
+  local_textcat(l->text, &l->textlen, LOCAL_TEXT_MAX, name);
+}
+
 static int do_maildir(local *l, char const *dir)
 {
   char name[4 + MAILDIR_NAME_MAX];
   int stage;
   if (maildir_deliver(&l->md, dir, l->hdr.s, l->hdr.len, l->msgfd, 0, l->msglen, name,
-                      sizeof name, &stage) < 0) {
-    l->why = stage == MAILDIR_SREAD && errno == EPROTO ? LW_SHORTMSG : LW_MAILDIR;
-    l->err = errno;
-    l->stage = stage;
-    setobj(l, dir);
-    return -1;
-  }
-  local_say(l, "delivered to ");
-  local_textcat(l->text, &l->textlen, LOCAL_TEXT_MAX, dir);
-  local_textcat(l->text, &l->textlen, LOCAL_TEXT_MAX, " as ");
-  local_textcat(l->text, &l->textlen, LOCAL_TEXT_MAX, name);
+                      sizeof name, &stage) < 0)
+    return maildir_failed(l, dir, stage, errno);
+  maildir_said(l, dir, name);
   return 0;
 }
 
@@ -210,6 +219,60 @@ int local_deliver(local *l)
     local_textcat(l->text, &l->textlen, LOCAL_TEXT_MAX,
                   l->usedefault ? "the default delivery" : l->dotname);
     local_textcat(l->text, &l->textlen, LOCAL_TEXT_MAX, " has only comments");
+  }
+  return 0;
+}
+
+int local_maildironly(local const *l)
+{
+  dotqmail d;
+  dotqmail_line ln;
+  unsigned int n = 0;
+  if (l->forwardonly || dotqmail_check(l->dot.s, l->dot.len, 0) < 0) return 0;
+  dotqmail_init(&d, l->dot.s, l->dot.len);
+  while (dotqmail_next(&d, &ln) == 1) {
+    if (ln.kind == DQ_COMMENT) continue;
+    if (ln.kind != DQ_MAILDIR || ++n > LOCAL_PEND_MAX) return 0;
+  }
+  return n > 0;
+}
+
+/* Each Maildir line of the job into its tmp/, in order; the first failure removes what the
+   job wrote and is its answer, as in local_deliver(). */
+int local_deliver_tmp(local *l)
+{
+  dotqmail d;
+  dotqmail_line ln;
+  dotqmail_init(&d, l->dot.s, l->dot.len);
+  while (dotqmail_next(&d, &ln) == 1) { /* local_maildironly() checked the file */
+    char *dir = l->penddir[l->npend];
+    if (ln.kind != DQ_MAILDIR) continue;
+    memcpy(dir, ln.value, ln.len);
+    dir[ln.len] = 0;
+    l->nfile++;
+    if (maildir_write_tmp(&l->md, dir, l->hdr.s, l->hdr.len, l->msgfd, 0, l->msglen,
+                          &l->pend[l->npend]) < 0) {
+      maildir_tmp const *t = &l->pend[l->npend];
+      maildir_failed(l, dir, t->stage, t->err);
+      for (unsigned int k = 0; k < l->npend; k++) maildir_abort(&l->pend[k]);
+      l->npend = 0;
+      return -1;
+    }
+    l->npend++;
+  }
+  return 0;
+}
+
+/* After maildir_commit_many(): the text, or the first line that failed (lines before it are
+   delivered, as when local_deliver() stops at a failure). */
+int local_deliver_done(local *l)
+{
+  unsigned int n = l->npend;
+  l->npend = 0;
+  for (unsigned int k = 0; k < n; k++) {
+    maildir_tmp const *t = &l->pend[k];
+    if (t->stage != MAILDIR_SOK) return maildir_failed(l, l->penddir[k], t->stage, t->err);
+    maildir_said(l, l->penddir[k], t->newname);
   }
   return 0;
 }

@@ -23,6 +23,40 @@ void local_init(local *l)
   l->defaultdelivery = LOCAL_DEFAULT_DELIVERY;
 }
 
+/* Every variable local_setup(), local_finddot() and local_newsender() may set. */
+static char const *const jobenv[] = { "SENDER", "NEWSENDER", "USER", "HOME", "LOCAL", "HOST",
+                                      "EXT", "RECIPIENT", "DTLINE", "RPLINE", "UFLINE",
+                                      "HOST2", "HOST3", "HOST4", "EXT2", "EXT3", "EXT4",
+                                      "DEFAULT" };
+
+void local_clearenv(void)
+{
+  for (size_t i = 0; i < sizeof jobenv / sizeof *jobenv; i++) unsetenv(jobenv[i]);
+}
+
+void local_reset(local *l)
+{
+  for (unsigned int k = 0; k < l->npend; k++) maildir_abort(&l->pend[k]);
+  l->npend = 0;
+  l->user = l->home = l->local = l->dash = l->ext = l->domain = l->sender = 0;
+  l->defaultdelivery = LOCAL_DEFAULT_DELIVERY;
+  l->msglen = 0;
+  l->msgfd = -1;
+  l->recip.len = l->dtline.len = l->rpline.len = l->ufline.len = l->hdr.len = 0;
+  l->newsender.len = l->dot.len = l->fwd.len = 0;
+  l->dotname[0] = 0;
+  l->usedefault = l->forwardonly = 0;
+  l->nfile = l->nprog = l->nfwd = 0;
+  l->stop = 0;
+  l->text[0] = 0;
+  l->textlen = 0;
+  l->why = l->err = l->stage = l->status = 0;
+  l->lineno = 0;
+  l->obj[0] = 0;
+  l->out[0] = 0;
+  local_clearenv();
+}
+
 /* Characters a local part may hold unquoted (RFC 5321 atext); '.' is checked apart. Bytes
    over 127 pass: SMTPUTF8 local parts are atext too (RFC 6531). */
 static int atext(unsigned char c)

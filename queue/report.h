@@ -37,6 +37,8 @@ struct rpt {
   unsigned long long in, bytes_in, finished, bounces, dropped_bounces, cleanups, admin;
   unsigned long long res[3][3]; /* [ok, defer, fail][local, remote, unknown] */
   unsigned long long bytes_out;
+  unsigned long long fetch[4];      /* mailroom-fetch messages: fetched, skipped, refused, failed */
+  unsigned long long fetchpolls[2]; /* its polls: ok, failed */
   struct rpt_tab msgs;    /* id -> size */
   struct rpt_tab chans;   /* "id d" -> channel (0 local, 1 remote) */
   struct rpt_tab senders; /* v0 messages, v1 bytes */

@@ -71,6 +71,9 @@ void rpt_text(struct rpt *r, unsigned top)
   table(&r->reasons, "Deferral and failure reasons", dc, 2, top);
   if (r->admin || r->cleanups)
     qt_putf(buffer_1, "\nqueue control actions: %llu, temporary files cleaned up: %llu\n", r->admin, r->cleanups);
+  if (r->fetchpolls[0] + r->fetchpolls[1])
+    qt_putf(buffer_1, "\nmailroom-fetch: polls %llu ok, %llu failed; messages fetched %llu, skipped %llu, refused %llu, failed %llu\n",
+            r->fetchpolls[0], r->fetchpolls[1], r->fetch[0], r->fetch[1], r->fetch[2], r->fetch[3]);
   qt_flush(buffer_1);
 }
 
@@ -144,7 +147,9 @@ void rpt_json(struct rpt *r, unsigned top)
     qt_putf(buffer_1, "%s{\"hour\":%lld,\"messages\":%llu,\"deliveries\":%llu}", k ? "," : "", strtoll(h[k]->k, 0, 10) * 3600,
             h[k]->v[0], h[k]->v[1]);
   free(h);
-  qt_putf(buffer_1, "],\"admin_actions\":%llu,\"tmp_cleanups\":%llu}\n", r->admin, r->cleanups);
+  qt_putf(buffer_1, "],\"admin_actions\":%llu,\"tmp_cleanups\":%llu", r->admin, r->cleanups);
+  qt_putf(buffer_1, ",\"fetch\":{\"polls_ok\":%llu,\"polls_failed\":%llu,\"fetched\":%llu,\"skipped\":%llu,\"refused\":%llu,\"failed\":%llu}}\n",
+          r->fetchpolls[0], r->fetchpolls[1], r->fetch[0], r->fetch[1], r->fetch[2], r->fetch[3]);
   qt_flush(buffer_1);
 }
 

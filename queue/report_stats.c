@@ -145,7 +145,10 @@ static void domain(struct rpt *r, char const *to, int col)
 }
 
 static char const *const known[] = { "new", "start", "ok", "defer", "fail", "bounce", "end", "cleanup", "hold", "release",
-                                     "requeue", "delete", "expire", "stop", "exit", "reload", "ctl", 0 };
+                                     "requeue", "delete", "expire", "stop", "exit", "reload", "ctl",
+                                     "fetch", "fetchpoll", "fetchinfo", 0 };
+/* mailroom-fetch's results (fetch/fetch_sess.c), in the order of rpt.fetch[] */
+static char const *const fetchres[] = { "fetched", "skipped", "refused", "failed", 0 };
 
 /* Adds one line; -1 if its event is not one of mailroom-send's. */
 int rpt_add(struct rpt *r, struct rpt_line const *l)
@@ -162,7 +165,13 @@ int rpt_add(struct rpt *r, struct rpt_line const *l)
     r->stamped++;
   }
   snprintf(key, sizeof key, "%s %s", id ? id : "", d ? d : "");
-  if (!strcmp(ev, "new") && id) {
+  if (!strcmp(ev, "fetch") || !strcmp(ev, "fetchpoll")) {
+    char const *res = rpt_get(l, "result");
+    if (ev[5]) r->fetchpolls[res && !strcmp(res, "ok") ? 0 : 1]++;
+    else
+      for (int k = 0; res && fetchres[k]; k++)
+        if (!strcmp(res, fetchres[k])) r->fetch[k]++;
+  } else if (!strcmp(ev, "new") && id) {
     unsigned long long size = strtoull(rpt_get(l, "size") ? rpt_get(l, "size") : "0", 0, 10);
     char const *from = rpt_get(l, "from");
     struct rpt_ent *m = rpt_tab_get(&r->msgs, id);

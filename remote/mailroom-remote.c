@@ -1,18 +1,26 @@
 /* mailroom-remote: delivers one message to the recipients of one domain over SMTP.
-   Started by mailroom-rspawn as mrremote in the instance home (it reads control/ there),
-   with the message file on fd 0 (bytes 0..msglen-1 are the message), the report pipe on fd 1
-   and the log on fd 2. It trusts its arguments' framing and control/; it trusts nothing from
+   Started by mailroom-rspawn as mrremote in the instance home (it reads control/ there).
+   One-shot: the message file on fd 0 (bytes 0..msglen-1 are the message), the report pipe on
+   fd 1 and the log on fd 2. Worker (-w): fd 0 is a SOCK_SEQPACKET socket to rspawn carrying
+   one job after another (remote_wproto.h), and after a clean transaction the SMTP session
+   (with its TLS) stays open for a bounded time, for the next job to the same destination. It trusts its arguments' framing and control/; it trusts nothing from
    DNS or the network: every answer is parsed with bounds, every wait has a deadline.
    It writes one "R text\0" record per recipient (R: K, Z or D) and exits 0. A libowfat
    program: it never links skalibs (LIBRARIES.md). */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <errmsg.h>
+
+#include <tls.h>
 
 #include "auto_home.h"
 #include "control.h"
@@ -20,6 +28,7 @@
 #include "remote.h"
 #include "remote_dns.h"
 #include "remote_smtp.h"
+#include "remote_wproto.h"
 
 /* Recipients in one call (rspawn sends at most 50, INTERNALS.md) and the address bound of
    the envelope (ENV_ADDR_MAX). */
@@ -33,7 +42,10 @@
 #define WHY_MAX (REPORT_TEXT_MAX + 1)
 
 /* rspawn starts us in the instance home; the usage names the compiled-in one. */
-static _Noreturn void die_usage(void) { die(EX_PERM, "usage: mailroom-remote domain sender msglen recipient ... (in ", auto_home, ")"); }
+static _Noreturn void die_usage(void)
+{
+  die(EX_PERM, "usage: mailroom-remote domain sender msglen recipient ... | mailroom-remote -w (in ", auto_home, ")");
+}
 static _Noreturn void die_root(void) { die(EX_TEMP, "refusing to run as root: mailroom-rspawn runs me as mrremote"); }
 static _Noreturn void die_write(void) { diesys(EX_TEMP, "unable to write the report on fd 1"); }
 
@@ -50,6 +62,19 @@ typedef struct job_s {
   int dnstemp; /* a lookup failed temporarily: no address is then not a permanent failure */
 } job;
 
+/* What a worker keeps between jobs: at most one SMTP session, and the TLS configurations
+   (loading the CA bundle costs more than a delivery). */
+#define KEY_MAX (DOMAIN_MAX + 2 * CONTROL_LINE_MAX + 64)
+typedef struct cache_s {
+  smtpsess *s;           /* 0: none */
+  char key[KEY_MAX];     /* the destination and policy it was made under (cachekey) */
+  char domain[DOMAIN_MAX + 1]; /* the job's domain, told to rspawn */
+  long long born, idle_until; /* ms, CLOCK_MONOTONIC */
+  unsigned msgs;         /* transactions on it */
+  struct tls_config *tlsplain, *tlsverify;
+  char cafile[CONTROL_LINE_MAX]; /* the bundle tlsverify holds */
+} cache;
+
 static unsigned rnd(unsigned n) { return n > 1 ? arc4random_uniform(n) : 0; }
 
 static void setall(job *jb, char code, char const *text)
@@ -63,10 +88,11 @@ static void setall(job *jb, char code, char const *text)
   }
 }
 
-static void report(job const *jb)
+#define RECORDS_MAX (RCPT_MAX * (REPORT_TEXT_MAX + 2))
+/* The records "R text\0" of every recipient into buf (RECORDS_MAX bytes): their length. */
+static size_t records(job const *jb, char *buf)
 {
-  static char buf[RCPT_MAX * (REPORT_TEXT_MAX + 2)];
-  size_t n = 0, done = 0;
+  size_t n = 0;
   unsigned i;
   for (i = 0; i < jb->nrcpt; i++) {
     size_t l = strlen(jb->res[i].text);
@@ -75,6 +101,13 @@ static void report(job const *jb)
     n += l;
     buf[n++] = 0;
   }
+  return n;
+}
+
+static void report(job const *jb)
+{
+  static char buf[RECORDS_MAX];
+  size_t n = records(jb, buf), done = 0;
   while (done < n) {
     ssize_t w = write(1, buf + done, n - done);
     if (w < 0 && errno == EINTR) continue;
@@ -84,12 +117,7 @@ static void report(job const *jb)
 }
 
 /* Ends the delivery: every recipient gets the same result. */
-static void finish_all(job *jb, char code, char const *text)
-{
-  setall(jb, code, text);
-  report(jb);
-  _exit(EX_OK);
-}
+static void finish_all(job *jb, char code, char const *text) { setall(jb, code, text); }
 
 static void why(job *jb, char const *a, char const *b, char const *c, char const *d)
 {
@@ -111,14 +139,17 @@ static char const *dnserr(int e)
   }
 }
 
-static unsigned controlnum(job *jb, char const *file, unsigned long def, unsigned long max)
+/* A number from a control file into *u: 0, or -1 with every recipient's result set. */
+static int controlnum(job *jb, char const *file, unsigned long def, unsigned long max, unsigned *u)
 {
-  unsigned long u;
-  if (control_readulong(file, &u, def) < 0 || u > max) {
+  unsigned long v;
+  if (control_readulong(file, &v, def) < 0 || v > max) {
     why(jb, "unable to read a number from ", file, " (#4.3.0)", 0);
     finish_all(jb, 'Z', jb->why);
+    return -1;
   }
-  return (unsigned)u;
+  *u = (unsigned)v;
+  return 0;
 }
 
 /* The addresses of host (wire form, pref) appended to jb->addr: AAAA first, then A. */
@@ -151,8 +182,9 @@ static void addhost(job *jb, unsigned char const *name, unsigned pref, dnsq_cloc
   if (!got && !jb->dnstemp) why(jb, "no address found for ", jb->hosts[h], " (#5.4.4)", 0);
 }
 
-/* MX records of the domain (or its A/AAAA records when there are none) into jb->addr. */
-static void mxlookup(job *jb, dnsq_clock *clk)
+/* MX records of the domain (or its A/AAAA records when there are none) into jb->addr:
+   0, or -1 when every recipient has its result. */
+static int mxlookup(job *jb, dnsq_clock *clk)
 {
   static dnsans a;
   unsigned char q[DNSNAME_MAX + 1];
@@ -160,29 +192,35 @@ static void mxlookup(job *jb, dnsq_clock *clk)
   if (dnsname_fromdot(jb->domain, strlen(jb->domain), q) < 0) {
     why(jb, "the domain ", jb->domain, " is not a valid DNS name (#5.1.2)", 0);
     finish_all(jb, 'D', jb->why);
+    return -1;
   }
   if (dnsq_query(q, DNSQ_MX, clk, &a) < 0) {
     why(jb, "DNS lookup of the MX records of ", jb->domain, dnserr(errno), 0);
     finish_all(jb, 'Z', jb->why);
+    return -1;
   }
   if (a.rcode == 3) {
     why(jb, "the domain ", jb->domain, " does not exist (DNS: NXDOMAIN) (#5.1.2)", 0);
     finish_all(jb, 'D', jb->why);
+    return -1;
   }
   if (a.rcode) {
     why(jb, "DNS lookup of the MX records of ", jb->domain, " failed temporarily (#4.4.3)", 0);
     finish_all(jb, 'Z', jb->why);
+    return -1;
   }
   if (a.nullmx) {
     why(jb, "the domain ", jb->domain, " does not accept mail (null MX, RFC 7505) (#5.1.10)", 0);
     finish_all(jb, 'D', jb->why);
+    return -1;
   }
   if (!a.nmx) {
     addhost(jb, q, 0, clk); /* RFC 5321 5.1: the domain itself is the implicit MX */
-    return;
+    return 0;
   }
   mx_sort(a.mx, a.nmx, rnd);
   for (i = 0; i < a.nmx && i < MX_HOSTS_MAX; i++) addhost(jb, a.mx[i].name, a.mx[i].pref, clk);
+  return 0;
 }
 
 /* An address that is not printable ASCII-or-UTF-8 text could smuggle commands. */
@@ -194,77 +232,157 @@ static int addrok(char const *s, size_t max)
   return 1;
 }
 
-int main(int argc, char **argv)
+static long long now_ms(void)
 {
-  static job jb;
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* What a connection for this job would be made under: the next hop (a smtproutes host, or
+   the domain's MX hosts), the port, the TLS policy with the CA bundle it checks against, and
+   the HELO name. A kept session is reused only for a job whose key is the same, so a session
+   made in clear or without a certificate check never carries mail of a domain that requires
+   more, and a verified one was verified for the name this job would check (the route's host,
+   or an MX host of this domain). */
+static void cachekey(char *key, size_t n, char const *domain, route const *rt, int routed, unsigned port,
+                     int tlsreq, char const *cafile, char const *helo)
+{
+  char d[DOMAIN_MAX + 1];
+  char const *hop = routed && (rt->literal || rt->host[0]) ? rt->host : domain;
+  size_t i;
+  for (i = 0; i < DOMAIN_MAX && hop[i]; i++) d[i] = hop[i] >= 'A' && hop[i] <= 'Z' ? (char)(hop[i] + 32) : hop[i];
+  d[i] = 0;
+  snprintf(key, n, "%s %s port=%u tls=%d ca=%s helo=%s", hop == domain ? "mx" : "route", d, port, tlsreq,
+           tlsreq == TLSREQ_VERIFY ? cafile : "", helo);
+}
+
+/* After a transaction over the cached session: counted, and closed at once if a bound is
+   reached, else kept until the idle bound (but never past its lifetime). */
+static void cache_after(cache *kc, unsigned idle, unsigned msgs, unsigned life)
+{
+  long long t = now_ms(), end = kc->born + (long long)life * 1000;
+  if (!kc->s) return;
+  kc->msgs++;
+  if (kc->msgs >= msgs || t >= end) {
+    smtp_close(&kc->s, 1);
+    return;
+  }
+  kc->idle_until = t + (long long)idle * 1000;
+  if (kc->idle_until > end) kc->idle_until = end;
+}
+
+/* The TLS configuration for sj->tlsreq into sj->tlscfg: the worker's, made once per kind
+   (and again when control/tlscafile changes), or a new one that the caller frees. 0, or -1
+   with jb->why set. */
+static int tlsconfig(job *jb, smtpjob *sj, cache *kc, char const *cafile)
+{
+  int verify = sj->tlsreq == TLSREQ_VERIFY;
+  struct tls_config **have = kc ? (verify ? &kc->tlsverify : &kc->tlsplain) : 0;
+  if (have && *have && (!verify || !strcmp(kc->cafile, cafile))) {
+    sj->tlscfg = *have;
+    return 0;
+  }
+  if (smtp_tlsinit(sj, cafile, jb->why, sizeof jb->why) < 0) return -1;
+  if (have) {
+    /* a session made under the old bundle was closed: its key named that bundle */
+    if (*have) tls_config_free(*have);
+    *have = sj->tlscfg;
+    if (verify) snprintf(kc->cafile, sizeof kc->cafile, "%s", cafile);
+  }
+  return 0;
+}
+
+/* One delivery: every recipient of jb gets its result in jb->res. kc: the worker's cache
+   (0 in the one-shot mode, which then keeps nothing). */
+static void deliver(job *jb, smtpjob *sj, cache *kc)
+{
   static unsigned char self[SELF_MAX][16];
-  smtpjob sj;
   char helo[CONTROL_LINE_MAX];
+  char cafile[CONTROL_LINE_MAX];
+  char key[KEY_MAX];
   char *routes = 0, *tlsdoms = 0;
   size_t routeslen = 0, tlsdomslen = 0;
-  char cafile[CONTROL_LINE_MAX];
   route rt;
   dnsq_clock clk;
-  unsigned long long msglen = 0;
-  char const *p;
-  unsigned i, nself;
-  int anyperm = 0, anytemp = 0, r;
+  unsigned i, nself, cidle = 0, cmsgs = 0, clife = 0;
+  int anyperm = 0, anytemp = 0, r, routed;
 
-  errmsg_iam("mailroom-remote");
-  if (argc < 5) die_usage();
-  if (!getuid() || !geteuid()) die_root();
-  (void)signal(SIGPIPE, SIG_IGN);
-  jb.domain = argv[1];
-  jb.nrcpt = (unsigned)(argc - 4);
-  if (jb.nrcpt > RCPT_MAX) die(EX_PERM, "more than 100 recipients");
-  for (p = argv[3]; *p; p++) {
-    if (*p < '0' || *p > '9' || msglen > (~0ULL - 9) / 10) die(EX_PERM, "msglen is not a number: ", argv[3]);
-    msglen = msglen * 10 + (unsigned long long)(*p - '0');
+  if (!*jb->domain || strlen(jb->domain) > DOMAIN_MAX || !addrok(jb->domain, DOMAIN_MAX)) {
+    finish_all(jb, 'D', "the recipient domain is empty, too long or malformed (#5.1.2)");
+    return;
   }
-  if (p == argv[3]) die_usage();
-
-  memset(&sj, 0, sizeof sj);
-  sj.sender = argv[2];
-  sj.rcpt = argv + 4;
-  sj.nrcpt = jb.nrcpt;
-  sj.fdmsg = 0;
-  sj.msglen = msglen;
-  if (!*jb.domain || strlen(jb.domain) > DOMAIN_MAX || !addrok(jb.domain, DOMAIN_MAX))
-    finish_all(&jb, 'D', "the recipient domain is empty, too long or malformed (#5.1.2)");
-  if (!addrok(sj.sender, ADDR_MAX)) finish_all(&jb, 'D', "the sender address is too long or malformed (#5.1.7)");
-  sj.utf8 = has8bit(sj.sender, strlen(sj.sender));
-  for (i = 0; i < jb.nrcpt; i++) {
-    if (!*sj.rcpt[i] || !addrok(sj.rcpt[i], ADDR_MAX))
-      finish_all(&jb, 'D', "a recipient address is empty, too long or malformed (#5.1.3)");
-    if (has8bit(sj.rcpt[i], strlen(sj.rcpt[i]))) sj.utf8 = 1;
+  if (!addrok(sj->sender, ADDR_MAX)) {
+    finish_all(jb, 'D', "the sender address is too long or malformed (#5.1.7)");
+    return;
+  }
+  sj->utf8 = has8bit(sj->sender, strlen(sj->sender));
+  for (i = 0; i < jb->nrcpt; i++) {
+    if (!*sj->rcpt[i] || !addrok(sj->rcpt[i], ADDR_MAX)) {
+      finish_all(jb, 'D', "a recipient address is empty, too long or malformed (#5.1.3)");
+      return;
+    }
+    if (has8bit(sj->rcpt[i], strlen(sj->rcpt[i]))) sj->utf8 = 1;
   }
 
-  sj.tconnect = controlnum(&jb, "control/timeoutconnect", 60, 86400);
-  sj.tremote = controlnum(&jb, "control/timeoutremote", 1200, 86400);
-  jb.port = controlnum(&jb, "control/remoteport", 25, 65535);
-  if (!jb.port) jb.port = 25;
+  if (controlnum(jb, "control/timeoutconnect", 60, 86400, &sj->tconnect) < 0 ||
+      controlnum(jb, "control/timeoutremote", 1200, 86400, &sj->tremote) < 0 ||
+      controlnum(jb, "control/remoteport", 25, 65535, &jb->port) < 0)
+    return;
+  if (kc && (controlnum(jb, "control/remotecacheidle", 2, 3600, &cidle) < 0 ||
+             controlnum(jb, "control/remotecachemessages", 100, 1000000, &cmsgs) < 0 ||
+             controlnum(jb, "control/remotecachelifetime", 300, 86400, &clife) < 0))
+    return;
+  if (!jb->port) jb->port = 25;
   r = control_readline("control/helohost", helo, sizeof helo, 0);
   if (r == 0) r = control_readline("control/me", helo, sizeof helo, "localhost");
-  if (r < 0) finish_all(&jb, 'Z', "unable to read control/helohost or control/me (#4.3.0)");
-  if (!helo[0] || !addrok(helo, DOMAIN_MAX) || strchr(helo, ' ')) strcpy(helo, "localhost");
-  sj.helo = helo;
-  if (control_readlines("control/smtproutes", &routes, &routeslen, SMTPROUTES_MAX) < 0)
-    finish_all(&jb, 'Z', "unable to read control/smtproutes (#4.3.0)");
-  if (control_readlines("control/tlsdomains", &tlsdoms, &tlsdomslen, TLSDOMAINS_MAX) < 0)
-    finish_all(&jb, 'Z', "unable to read control/tlsdomains (#4.3.0)");
-  sj.tlsreq = tlsdomains_find(tlsdoms, tlsdomslen, jb.domain);
-  free(tlsdoms);
-  if (sj.tlsreq < 0) {
-    why(&jb, "control/tlsdomains: the line for ", jb.domain, " is malformed (only domain or domain:verify) (#4.3.5)", 0);
-    finish_all(&jb, 'Z', jb.why);
+  if (r < 0) {
+    finish_all(jb, 'Z', "unable to read control/helohost or control/me (#4.3.0)");
+    return;
   }
-  if (control_readline("control/tlscafile", cafile, sizeof cafile, CAFILE_DEFAULT) < 0)
-    finish_all(&jb, 'Z', "unable to read control/tlscafile (#4.3.0)");
-  if (smtp_tlsinit(&sj, cafile, jb.why, sizeof jb.why) < 0) {
+  if (!helo[0] || !addrok(helo, DOMAIN_MAX) || strchr(helo, ' ')) strcpy(helo, "localhost");
+  sj->helo = helo;
+  if (control_readlines("control/smtproutes", &routes, &routeslen, SMTPROUTES_MAX) < 0) {
+    finish_all(jb, 'Z', "unable to read control/smtproutes (#4.3.0)");
+    return;
+  }
+  routed = routes_find(routes, routeslen, jb->domain, &rt);
+  free(routes); /* rt has its own copy */
+  if (routed < 0) {
+    why(jb, "control/smtproutes: the line for ", jb->domain, " is malformed (#4.3.5)", 0);
+    finish_all(jb, 'Z', jb->why);
+    return;
+  }
+  if (routed && rt.port) jb->port = rt.port;
+  if (control_readlines("control/tlsdomains", &tlsdoms, &tlsdomslen, TLSDOMAINS_MAX) < 0) {
+    finish_all(jb, 'Z', "unable to read control/tlsdomains (#4.3.0)");
+    return;
+  }
+  sj->tlsreq = tlsdomains_find(tlsdoms, tlsdomslen, jb->domain);
+  free(tlsdoms);
+  if (sj->tlsreq < 0) {
+    why(jb, "control/tlsdomains: the line for ", jb->domain, " is malformed (only domain or domain:verify) (#4.3.5)", 0);
+    finish_all(jb, 'Z', jb->why);
+    return;
+  }
+  if (control_readline("control/tlscafile", cafile, sizeof cafile, CAFILE_DEFAULT) < 0) {
+    finish_all(jb, 'Z', "unable to read control/tlscafile (#4.3.0)");
+    return;
+  }
+  cachekey(key, sizeof key, jb->domain, &rt, routed, jb->port, sj->tlsreq, cafile, helo);
+  if (kc && kc->s) {
+    long long t = now_ms();
+    /* another destination or policy, or a bound passed while the job was on its way */
+    if (strcmp(kc->key, key) != 0 || t >= kc->idle_until || kc->msgs >= cmsgs || !cidle) smtp_close(&kc->s, 1);
+  }
+  if (tlsconfig(jb, sj, kc, cafile) < 0) {
     /* without a TLS requirement the mail can still go, in clear, as it did before TLS */
-    if (sj.tlsreq != TLSREQ_NONE) finish_all(&jb, 'Z', jb.why);
-    errmsg_warn("no STARTTLS: ", jb.why, (char *)0);
-    jb.why[0] = 0;
+    if (sj->tlsreq != TLSREQ_NONE) {
+      finish_all(jb, 'Z', jb->why);
+      return;
+    }
+    errmsg_warn("no STARTTLS: ", jb->why, (char *)0);
+    jb->why[0] = 0;
   }
 
   /* The message: its size on the wire and whether it has 8-bit bytes. */
@@ -273,80 +391,236 @@ int main(int argc, char **argv)
     msgconv mc;
     unsigned long long off = 0;
     msgconv_init(&mc);
-    while (off < msglen) {
-      size_t want = msglen - off < sizeof buf ? (size_t)(msglen - off) : sizeof buf;
-      ssize_t n = pread(0, buf, want, (off_t)off);
+    while (off < sj->msglen) {
+      size_t want = sj->msglen - off < sizeof buf ? (size_t)(sj->msglen - off) : sizeof buf;
+      ssize_t n = pread(sj->fdmsg, buf, want, (off_t)off);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) finish_all(&jb, 'Z', "unable to read the message on fd 0 (#4.3.0)");
-      if (!n) finish_all(&jb, 'Z', "the message file on fd 0 is shorter than msglen (#4.3.0)");
+      if (n < 0) {
+        finish_all(jb, 'Z', "unable to read the message file (#4.3.0)");
+        return;
+      }
+      if (!n) {
+        finish_all(jb, 'Z', "the message file is shorter than msglen (#4.3.0)");
+        return;
+      }
       msgconv_scan(&mc, buf, (size_t)n);
       off += (unsigned long long)n;
     }
     msgconv_scanend(&mc);
-    sj.wire = mc.wire;
-    sj.eightbit = mc.eightbit;
+    sj->wire = mc.wire;
+    sj->eightbit = mc.eightbit;
   }
 
-  dnsq_init();
-  dnsq_deadline(&clk, DNSQ_TOTAL_SECS);
-  r = routes_find(routes, routeslen, jb.domain, &rt);
-  free(routes); /* rt has its own copy */
-  if (r < 0) {
-    why(&jb, "control/smtproutes: the line for ", jb.domain, " is malformed (#4.3.5)", 0);
-    finish_all(&jb, 'Z', jb.why);
+  /* The kept session first: no DNS, no connection, no greeting, EHLO or TLS handshake. */
+  if (kc && kc->s) {
+    for (i = 0; i < jb->nrcpt; i++) jb->res[i].code = 0;
+    if (smtp_reuse(&kc->s, sj, jb->res, jb->why, sizeof jb->why) == TRY_DONE) {
+      cache_after(kc, cidle, cmsgs, clife);
+      return;
+    }
+    errmsg_warn("connecting afresh: ", jb->why, (char *)0);
+    jb->why[0] = 0;
   }
-  if (r && rt.port) jb.port = rt.port;
-  if (r && rt.literal) {
-    snprintf(jb.hosts[0], sizeof jb.hosts[0], "%s", rt.host);
-    jb.nhosts = 1;
-    memcpy(jb.addr[0].ip, rt.ip, 16);
-    jb.naddr = 1;
-  } else if (r && rt.host[0]) {
+
+  dnsq_deadline(&clk, DNSQ_TOTAL_SECS);
+  if (routed && rt.literal) {
+    snprintf(jb->hosts[0], sizeof jb->hosts[0], "%s", rt.host);
+    jb->nhosts = 1;
+    memcpy(jb->addr[0].ip, rt.ip, 16);
+    jb->naddr = 1;
+  } else if (routed && rt.host[0]) {
     unsigned char q[DNSNAME_MAX + 1];
     if (dnsname_fromdot(rt.host, strlen(rt.host), q) < 0) {
-      why(&jb, "control/smtproutes: the host for ", jb.domain, " is not a valid name (#4.3.5)", 0);
-      finish_all(&jb, 'Z', jb.why);
+      why(jb, "control/smtproutes: the host for ", jb->domain, " is not a valid name (#4.3.5)", 0);
+      finish_all(jb, 'Z', jb->why);
+      return;
     }
-    addhost(&jb, q, 0, &clk);
-  } else if (routes_literal(jb.domain, strlen(jb.domain), jb.addr[0].ip)) {
-    snprintf(jb.hosts[0], sizeof jb.hosts[0], "%s", jb.domain);
-    jb.nhosts = 1;
-    jb.naddr = 1;
+    addhost(jb, q, 0, &clk);
+  } else if (routes_literal(jb->domain, strlen(jb->domain), jb->addr[0].ip)) {
+    snprintf(jb->hosts[0], sizeof jb->hosts[0], "%s", jb->domain);
+    jb->nhosts = 1;
+    jb->naddr = 1;
   } else {
     int wasself;
-    mxlookup(&jb, &clk);
+    if (mxlookup(jb, &clk) < 0) return;
     nself = selfaddrs(self, SELF_MAX);
-    jb.naddr = mx_dropself(jb.addr, jb.naddr, (unsigned char const(*)[16])self, nself, &wasself);
-    if (!jb.naddr && wasself) {
-      why(&jb, "the best MX host of ", jb.domain, " is this host, but the domain is not local here (#5.4.6)", 0);
-      finish_all(&jb, 'D', jb.why);
+    jb->naddr = mx_dropself(jb->addr, jb->naddr, (unsigned char const(*)[16])self, nself, &wasself);
+    if (!jb->naddr && wasself) {
+      why(jb, "the best MX host of ", jb->domain, " is this host, but the domain is not local here (#5.4.6)", 0);
+      finish_all(jb, 'D', jb->why);
+      return;
     }
   }
-  if (!jb.naddr) {
-    if (!jb.why[0]) why(&jb, "no address found for any mail host of ", jb.domain, " (#5.4.4)", 0);
-    finish_all(&jb, jb.dnstemp ? 'Z' : 'D', jb.why);
+  if (!jb->naddr) {
+    if (!jb->why[0]) why(jb, "no address found for any mail host of ", jb->domain, " (#5.4.4)", 0);
+    finish_all(jb, jb->dnstemp ? 'Z' : 'D', jb->why);
+    return;
   }
 
-  for (i = 0; i < jb.naddr; i++) {
+  for (i = 0; i < jb->naddr; i++) {
+    smtpsess *keep = 0;
+    smtpsess **kp = kc && cidle && cmsgs > 1 && clife ? &keep : 0;
     unsigned k;
-    for (k = 0; k < jb.nrcpt; k++) jb.res[k].code = 0;
-    sj.notls = 0;
-    r = smtp_try(&sj, jb.hosts[jb.addr[i].host], jb.addr[i].ip, jb.port, jb.res, jb.why, sizeof jb.why);
+    for (k = 0; k < jb->nrcpt; k++) jb->res[k].code = 0;
+    sj->notls = 0;
+    r = smtp_try(sj, jb->hosts[jb->addr[i].host], jb->addr[i].ip, jb->port, jb->res, jb->why, sizeof jb->why, kp);
     if (r == TRY_NOTLS) {
       /* RFC 3207 4.1: the handshake failed before any mail: the same host, without STARTTLS */
-      errmsg_warn("trying again without STARTTLS: ", jb.why, (char *)0);
-      sj.notls = 1;
-      r = smtp_try(&sj, jb.hosts[jb.addr[i].host], jb.addr[i].ip, jb.port, jb.res, jb.why, sizeof jb.why);
+      errmsg_warn("trying again without STARTTLS: ", jb->why, (char *)0);
+      sj->notls = 1;
+      r = smtp_try(sj, jb->hosts[jb->addr[i].host], jb->addr[i].ip, jb->port, jb->res, jb->why, sizeof jb->why, kp);
     }
     if (r == TRY_DONE) {
-      report(&jb);
-      smtp_tlsfree(&sj);
-      return EX_OK;
+      if (keep) {
+        kc->s = keep;
+        snprintf(kc->key, sizeof kc->key, "%s", key);
+        snprintf(kc->domain, sizeof kc->domain, "%s", jb->domain);
+        kc->born = now_ms();
+        kc->msgs = 0;
+        cache_after(kc, cidle, cmsgs, clife);
+      }
+      return;
     }
     if (r == TRY_NEXTPERM) anyperm = 1;
     else anytemp = 1;
-    errmsg_warn("passing over: ", jb.why, (char *)0);
+    errmsg_warn("passing over: ", jb->why, (char *)0);
   }
-  finish_all(&jb, anyperm && !anytemp ? 'D' : 'Z', jb.why);
+  finish_all(jb, anyperm && !anytemp ? 'D' : 'Z', jb->why);
+}
+
+static unsigned long long parselen(char const *s)
+{
+  unsigned long long msglen = 0;
+  char const *p;
+  for (p = s; *p; p++) {
+    if (*p < '0' || *p > '9' || msglen > (~0ULL - 9) / 10) die(EX_PERM, "msglen is not a number: ", s);
+    msglen = msglen * 10 + (unsigned long long)(*p - '0');
+  }
+  if (p == s) die_usage();
+  return msglen;
+}
+
+/* One job packet from rspawn with its message file: 1 and *fd, 0 at rspawn's end. A
+   malformed packet is rspawn's bug: the worker dies, rspawn reports the job. */
+static int getjob(char *pkt, size_t cap, struct rwjob *j, int *fd)
+{
+  union {
+    struct cmsghdr h;
+    char b[CMSG_SPACE(4 * sizeof(int))];
+  } cm;
+  struct iovec iov = { .iov_base = pkt, .iov_len = cap };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof cm.b };
+  int fds[4];
+  unsigned nfd = 0, k;
+  ssize_t len;
+  for (;;) {
+    len = recvmsg(0, &mh, MSG_CMSG_CLOEXEC);
+    if (len >= 0 || errno != EINTR) break;
+  }
+  if (len < 0 && errno == ECONNRESET) return 0;
+  if (len < 0) diesys(EX_TEMP, "unable to read a job from mailroom-rspawn");
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+      for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int) && nfd < 4; i++)
+        memcpy(&fds[nfd++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+  if (!len && !nfd) return 0;
+  if (nfd == 1 && !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) && rwjob_parse(pkt, (size_t)len, j) == 0) {
+    *fd = fds[0];
+    return 1;
+  }
+  for (k = 0; k < nfd; k++) close(fds[k]);
+  die(EX_TEMP, "protocol error in a job from mailroom-rspawn");
+}
+
+/* -w: jobs from rspawn on fd 0 until it closes its end; between jobs, the kept session is
+   closed (with QUIT) at its idle bound, and at once if the server speaks or hangs up. */
+static int worker(void)
+{
+  static job jb;
+  static cache kc;
+  static char pkt[RWJOB_PACKET_MAX + 1];
+  static char rec[RECORDS_MAX];
+  static char out[RWJOB_PACKET_MAX];
+  for (;;) {
+    struct pollfd p[2];
+    nfds_t np = 1;
+    int timeout = -1, fd;
+    struct rwjob j;
+    smtpjob sj;
+    size_t n, m;
+    p[0].fd = 0;
+    p[0].events = POLLIN;
+    p[0].revents = 0;
+    if (kc.s) {
+      long long left = kc.idle_until - now_ms();
+      if (left <= 0) {
+        smtp_close(&kc.s, 1);
+        continue;
+      }
+      p[1].fd = smtp_sessfd(kc.s);
+      p[1].events = POLLIN;
+      p[1].revents = 0;
+      np = 2;
+      timeout = left > 3600000 ? 3600000 : (int)left;
+    }
+    if (poll(p, np, timeout) < 0) {
+      if (errno == EINTR) continue;
+      diesys(EX_TEMP, "unable to poll");
+    }
+    /* an idle session has nothing to say: what comes is a 421 or the end of it */
+    if (np == 2 && p[1].revents) smtp_close(&kc.s, 0);
+    if (!p[0].revents) continue;
+    if (!getjob(pkt, sizeof pkt, &j, &fd)) break;
+    memset(&jb, 0, sizeof jb);
+    memset(&sj, 0, sizeof sj);
+    jb.domain = j.domain;
+    jb.nrcpt = j.n;
+    sj.sender = j.sender;
+    sj.rcpt = j.rcpt;
+    sj.nrcpt = j.n;
+    sj.fdmsg = fd;
+    sj.msglen = j.len;
+    deliver(&jb, &sj, &kc);
+    close(fd);
+    n = records(&jb, rec);
+    m = rwrep_pack(out, sizeof out, kc.s ? kc.domain : "", rec, n);
+    if (!m) m = rwrep_pack(out, sizeof out, "", rec, n); /* a domain rspawn could not be told */
+    if (send(0, out, m, MSG_NOSIGNAL) < 0) {
+      if (errno == EPIPE || errno == ECONNRESET) break;
+      diesys(EX_TEMP, "unable to send a reply to mailroom-rspawn");
+    }
+  }
+  smtp_close(&kc.s, 1);
+  return EX_OK;
+}
+
+int main(int argc, char **argv)
+{
+  static job jb;
+  smtpjob sj;
+
+  errmsg_iam("mailroom-remote");
+  if (argc == 2 && !strcmp(argv[1], "-w")) {
+    if (!getuid() || !geteuid()) die_root();
+    (void)signal(SIGPIPE, SIG_IGN);
+    dnsq_init();
+    return worker();
+  }
+  if (argc < 5) die_usage();
+  if (!getuid() || !geteuid()) die_root();
+  (void)signal(SIGPIPE, SIG_IGN);
+  jb.domain = argv[1];
+  jb.nrcpt = (unsigned)(argc - 4);
+  if (jb.nrcpt > RCPT_MAX) die(EX_PERM, "more than 100 recipients");
+  memset(&sj, 0, sizeof sj);
+  sj.msglen = parselen(argv[3]);
+  sj.sender = argv[2];
+  sj.rcpt = argv + 4;
+  sj.nrcpt = jb.nrcpt;
+  sj.fdmsg = 0;
+  dnsq_init();
+  deliver(&jb, &sj, 0);
+  report(&jb);
+  smtp_tlsfree(&sj);
   return EX_OK;
 }

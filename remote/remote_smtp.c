@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -29,6 +30,12 @@
 #define MSGCHUNK (WBUF / 2) /* msgconv_data writes at most 2 bytes a byte */
 /* After the transaction, QUIT's reply is waited for at most this long. */
 #define QUIT_SECS 10
+/* ... and when a kept session is closed (idle, bounds, the worker's end): nothing waits on it,
+   but the worker takes no job meanwhile. */
+#define QUIT_IDLE_SECS 2
+/* RSET on a kept session is answered within this long (or timeoutremote when shorter), as
+   Postfix's smtp_rset_timeout: a cached session that hangs costs little before a fresh one. */
+#define RSET_SECS 20
 /* The TLS handshake, at most this long (or timeoutremote when shorter). */
 #define HANDSHAKE_SECS 60
 /* A TLS error: the text is in conn.tlserr (not an errno of the system). */
@@ -44,6 +51,15 @@ typedef struct conn_s {
   char wbuf[WBUF];
   char who[320]; /* "host [ip]" */
 } conn;
+
+/* A session kept open after a transaction (the worker's connection cache): the connection
+   and what its EHLO said, so the next transaction skips the greeting, EHLO and STARTTLS. */
+struct smtpsess_s {
+  conn c;
+  unsigned ext;
+  unsigned long sizemax;
+  char tlsver[32];
+};
 
 static long long now_ms(void)
 {
@@ -404,19 +420,59 @@ static int conn_starttls(conn *c, smtpjob const *j, char const *host)
   }
 }
 
-int smtp_try(smtpjob const *j, char const *host, unsigned char const *ip, unsigned port, rcptres *res, char *why,
-             size_t whymax)
+/* What the message needs against what the server offers: 0, or TRY_NEXTPERM with why set. */
+static int offered(conn const *c, smtpjob const *j, unsigned ext, unsigned long sizemax, char *why, size_t whymax)
 {
-  conn cc;
-  conn *c = &cc;
+  if ((ext & EXT_SIZE) && sizemax && j->wire > sizemax) {
+    snprintf(why, whymax, "%s accepts messages of at most %lu bytes, this one has %llu (#5.3.4)", c->who, sizemax,
+             j->wire);
+    return TRY_NEXTPERM;
+  }
+  if (j->eightbit && !(ext & EXT_8BITMIME)) {
+    snprintf(why, whymax, "the message has 8-bit bytes and %s does not offer 8BITMIME (#5.6.3)", c->who);
+    return TRY_NEXTPERM;
+  }
+  if (j->utf8 && !(ext & EXT_SMTPUTF8)) {
+    snprintf(why, whymax, "an address has UTF-8 characters and %s does not offer SMTPUTF8 (#5.6.7)", c->who);
+    return TRY_NEXTPERM;
+  }
+  return 0;
+}
+
+static void conn_close(conn *c)
+{
+  if (c->tls) {
+    /* close_notify, without waiting for the server's: the socket is non-blocking */
+    tls_close(c->tls);
+    tls_free(c->tls);
+    c->tls = 0;
+  }
+  if (c->fd >= 0) close(c->fd);
+  c->fd = -1;
+}
+
+static int transaction(conn *c, smtpjob const *j, unsigned ext, char const *tlsver, rcptres *res, char *why,
+                       size_t whymax, int *reusable);
+
+int smtp_try(smtpjob const *j, char const *host, unsigned char const *ip, unsigned port, rcptres *res, char *why,
+             size_t whymax, smtpsess **keep)
+{
+  smtpsess *s;
+  conn *c;
   smtpreply r;
   char ipt[46], num[32];
-  char mailargs[96];
-  unsigned i, accepted = 0;
-  int pipe, rc = TRY_NEXT;
+  int rc = TRY_NEXT, reusable = 0;
   char const *when;
   char tlsver[32];
 
+  if (keep) *keep = 0;
+  /* on the heap: a kept session outlives this call (and 20 KB of buffers stay off the stack) */
+  s = malloc(sizeof *s);
+  if (!s) {
+    snprintf(why, whymax, "unable to allocate memory for an SMTP session (#4.3.0)");
+    return TRY_NEXT;
+  }
+  c = &s->c;
   smtpreply_init(&r);
   c->rpos = c->rlen = c->wlen = 0;
   c->fd = -1;
@@ -444,7 +500,6 @@ int smtp_try(smtpjob const *j, char const *host, unsigned char const *ip, unsign
     text_cats(why, whymax, &len, " (#4.4.1)");
     goto out;
   }
-
   when = "while waiting for the greeting";
   if (conn_reply(c, &r, j->tremote) < 0) goto ioerr_next;
   if (r.code / 100 != 2) {
@@ -505,28 +560,68 @@ int smtp_try(smtpjob const *j, char const *host, unsigned char const *ip, unsign
     goto out;
   }
 
-  /* What the message needs against what the server offers: a permanent mismatch. */
-  if ((r.ext & EXT_SIZE) && r.sizemax && j->wire > r.sizemax) {
-    snprintf(why, whymax, "%s accepts messages of at most %lu bytes, this one has %llu (#5.3.4)", c->who,
-             r.sizemax, j->wire);
-    rc = TRY_NEXTPERM;
-  } else if (j->eightbit && !(r.ext & EXT_8BITMIME)) {
-    snprintf(why, whymax, "the message has 8-bit bytes and %s does not offer 8BITMIME (#5.6.3)", c->who);
-    rc = TRY_NEXTPERM;
-  } else if (j->utf8 && !(r.ext & EXT_SMTPUTF8)) {
-    snprintf(why, whymax, "an address has UTF-8 characters and %s does not offer SMTPUTF8 (#5.6.7)", c->who);
-    rc = TRY_NEXTPERM;
-  }
+  rc = offered(c, j, r.ext, r.sizemax, why, whymax);
   if (rc == TRY_NEXTPERM) {
     quit(c);
     goto out;
   }
-
-  /* From here the results are final. */
   rc = TRY_DONE;
-  pipe = !!(r.ext & EXT_PIPELINING);
+  s->ext = r.ext;
+  s->sizemax = r.sizemax;
+  snprintf(s->tlsver, sizeof s->tlsver, "%s", tlsver);
+  transaction(c, j, r.ext, tlsver, res, why, whymax, &reusable);
+  if (reusable && keep) {
+    *keep = s;
+    return rc;
+  }
+  if (reusable) quit(c);
+  goto out;
+
+ioerr_next:
+  failtext(c, &r, errno, j->tremote, when, why, whymax);
+  goto out;
+tlserr:
+  /* a failed handshake leaves the connection unusable: without a TLS requirement, this
+     address once more without STARTTLS; with one, the next address (and in the end, later) */
+  {
+    static char const io[] = " (#4.4.2)";
+    int e = errno;
+    size_t len;
+    failtext(c, &r, e, c->tls && !tlsver[0] ? handshake_secs(j) : j->tremote, when, why, whymax);
+    len = strlen(why);
+    if (len >= sizeof io - 1 && !strcmp(why + len - (sizeof io - 1), io)) why[len - (sizeof io - 1)] = 0;
+    len = strlen(why);
+    if (j->tlsreq != TLSREQ_NONE) text_cats(why, whymax, &len, "; TLS is required for this domain (control/tlsdomains) (#4.7.5)");
+    else {
+      text_cats(why, whymax, &len, " (#4.7.5)");
+      rc = TRY_NOTLS;
+    }
+  }
+out:
+  conn_close(c);
+  free(s);
+  return rc;
+}
+
+/* MAIL, RCPT, DATA and the message over an open session whose EHLO offered ext; every
+   recipient gets its result in res. *reusable: the server answered the end of the message
+   with anything but 421, so the session may carry another transaction (after RSET);
+   otherwise QUIT was sent where the session allowed it. */
+static int transaction(conn *c, smtpjob const *j, unsigned ext, char const *tlsver, rcptres *res, char *why,
+                       size_t whymax, int *reusable)
+{
+  smtpreply r;
+  char mailargs[96];
+  unsigned i, accepted = 0;
+  int pipe;
+  char const *when;
+
+  *reusable = 0;
+  smtpreply_init(&r);
+  /* From here the results are final. */
+  pipe = !!(ext & EXT_PIPELINING);
   mailargs[0] = 0;
-  if (r.ext & EXT_SIZE) snprintf(mailargs, sizeof mailargs, " SIZE=%llu", j->wire);
+  if (ext & EXT_SIZE) snprintf(mailargs, sizeof mailargs, " SIZE=%llu", j->wire);
   /* at most 6 + 20 + 14 + 9 bytes: no truncation */
   snprintf(mailargs + strlen(mailargs), sizeof mailargs - strlen(mailargs), "%s%s", j->eightbit ? " BODY=8BITMIME" : "",
            j->utf8 ? " SMTPUTF8" : "");
@@ -544,7 +639,8 @@ int smtp_try(smtpjob const *j, char const *host, unsigned char const *ip, unsign
   if (r.code / 100 != 2) {
     saidtext(c, &r, "MAIL", why, whymax);
     setall(res, j->nrcpt, r.code / 100 == 5 ? 'D' : 'Z', why);
-    quit(c);
+    if (!pipe) goto clean;
+    quit(c); /* the replies to the pipelined RCPTs and DATA are still on their way */
     goto out;
   }
   when = "after RCPT";
@@ -561,10 +657,7 @@ int smtp_try(smtpjob const *j, char const *host, unsigned char const *ip, unsign
   }
   when = "after DATA";
   if (!pipe) {
-    if (!accepted) {
-      quit(c);
-      goto out;
-    }
+    if (!accepted) goto clean;
     if (conn_puts(c, "DATA\r\n") < 0 || conn_flush(c) < 0) goto ioerr_all;
   }
   if (conn_reply(c, &r, j->tremote) < 0) goto ioerr_all;
@@ -577,14 +670,12 @@ int smtp_try(smtpjob const *j, char const *host, unsigned char const *ip, unsign
         res[i].text[0] = 0;
         text_cats(res[i].text, sizeof res[i].text, &len, why);
       }
-    quit(c);
-    goto out;
+    goto clean;
   }
   if (!accepted) {
     /* a server that said 354 after refusing every RCPT (RFC 2920 3.1): an empty message */
-    if (conn_puts(c, ".\r\n") == 0 && conn_flush(c) == 0) conn_reply(c, &r, j->tremote);
-    quit(c);
-    goto out;
+    if (conn_puts(c, ".\r\n") < 0 || conn_flush(c) < 0 || conn_reply(c, &r, j->tremote) < 0) goto out;
+    goto clean;
   }
   when = "while sending the message";
   switch (sendmsg_data(c, j, why, whymax)) {
@@ -622,30 +713,12 @@ int smtp_try(smtpjob const *j, char const *host, unsigned char const *ip, unsign
       res[i].text[0] = 0;
       text_cats(res[i].text, sizeof res[i].text, &len, why);
     }
-  quit(c);
-  goto out;
+clean:
+  /* every reply read, nothing pending: the session is between transactions */
+  if (r.code == 421) quit(c);
+  else *reusable = 1;
+  return 0;
 
-ioerr_next:
-  failtext(c, &r, errno, j->tremote, when, why, whymax);
-  goto out;
-tlserr:
-  /* a failed handshake leaves the connection unusable: without a TLS requirement, this
-     address once more without STARTTLS; with one, the next address (and in the end, later) */
-  {
-    static char const io[] = " (#4.4.2)";
-    int e = errno;
-    size_t len;
-    failtext(c, &r, e, c->tls && !tlsver[0] ? handshake_secs(j) : j->tremote, when, why, whymax);
-    len = strlen(why);
-    if (len >= sizeof io - 1 && !strcmp(why + len - (sizeof io - 1), io)) why[len - (sizeof io - 1)] = 0;
-    len = strlen(why);
-    if (j->tlsreq != TLSREQ_NONE) text_cats(why, whymax, &len, "; TLS is required for this domain (control/tlsdomains) (#4.7.5)");
-    else {
-      text_cats(why, whymax, &len, " (#4.7.5)");
-      rc = TRY_NOTLS;
-    }
-  }
-  goto out;
 ioerr_all:
   failtext(c, &r, errno, j->tremote, when, why, whymax);
   /* recipients already refused keep their result; the others get this failure */
@@ -657,11 +730,54 @@ ioerr_all:
       text_cats(res[i].text, sizeof res[i].text, &len, why);
     }
 out:
-  if (c->tls) {
-    /* close_notify, without waiting for the server's: the socket is non-blocking */
-    tls_close(c->tls);
-    tls_free(c->tls);
-  }
-  if (c->fd >= 0) close(c->fd);
-  return rc;
+  return 0;
 }
+
+int smtp_reuse(smtpsess **sp, smtpjob const *j, rcptres *res, char *why, size_t whymax)
+{
+  smtpsess *s = *sp;
+  conn *c = &s->c;
+  smtpreply r;
+  int reusable = 0;
+  unsigned secs = j->tremote < RSET_SECS ? j->tremote : RSET_SECS;
+  c->tremote = j->tremote;
+  /* a server that cannot take this message would say so again on a new connection, where
+     smtp_try passes the delivery on to the next MX host as it always did */
+  if (offered(c, j, s->ext, s->sizemax, why, whymax)) {
+    smtp_close(sp, 1);
+    return TRY_STALE;
+  }
+  smtpreply_init(&r);
+  if (command(c, "RSET", 0, 0) < 0 || conn_flush(c) < 0 || conn_reply(c, &r, secs) < 0) {
+    failtext(c, &r, errno, secs, "after RSET on a kept connection", why, whymax);
+    smtp_close(sp, 0);
+    return TRY_STALE;
+  }
+  if (r.code != 250) {
+    saidtext(c, &r, "RSET on a kept connection", why, whymax);
+    smtp_close(sp, r.code != 421);
+    return TRY_STALE;
+  }
+  transaction(c, j, s->ext, s->tlsver, res, why, whymax, &reusable);
+  if (!reusable) {
+    conn_close(c);
+    free(s);
+    *sp = 0;
+  }
+  return TRY_DONE;
+}
+
+void smtp_close(smtpsess **sp, int sendquit)
+{
+  smtpsess *s = *sp;
+  if (!s) return;
+  if (sendquit) {
+    s->c.tremote = s->c.tremote < QUIT_IDLE_SECS ? s->c.tremote : QUIT_IDLE_SECS;
+    quit(&s->c);
+  }
+  conn_close(&s->c);
+  free(s);
+  *sp = 0;
+}
+
+int smtp_sessfd(smtpsess const *s) { return s->c.fd; }

@@ -29,6 +29,8 @@ typedef struct rcptres_s {
 #define TRY_DONE 0     /* every recipient has its result in res */
 #define TRY_NEXT 1     /* this host did not take part: try the next; why says why */
 #define TRY_NEXTPERM 2 /* as TRY_NEXT, but a permanent reason (SIZE, 8BITMIME, SMTPUTF8) */
+#define TRY_STALE 4    /* smtp_reuse: the kept session could not start a transaction (closed,
+                          RSET refused, timed out) and is closed: connect afresh; why says why */
 #define TRY_NOTLS 3    /* TLS was not required and its handshake failed before MAIL: the
                           connection is unusable (RFC 3207 4.1), so try this address again
                           with notls set; why says why */
@@ -40,6 +42,20 @@ struct tls_config;
 extern int smtp_tlsinit(smtpjob *j, char const *cafile, char *why, size_t whymax);
 extern void smtp_tlsfree(smtpjob *j);
 
+/* A session kept open after a transaction (the worker's connection cache). */
+typedef struct smtpsess_s smtpsess;
+
+/* One delivery to one address, from connect to QUIT. With keep, a session whose transaction
+   ended cleanly (the server answered the end of the message, not with 421) is not closed
+   but returned in *keep (else *keep is 0); the caller then owns it. */
 extern int smtp_try(smtpjob const *j, char const *host, unsigned char const *ip, unsigned port, rcptres *res,
-                    char *why, size_t whymax);
+                    char *why, size_t whymax, smtpsess **keep);
+/* The next delivery over *sp: RSET (250 expected), then MAIL ... as smtp_try. TRY_DONE with
+   every result in res, *sp still open when the session can carry another transaction, else
+   0; or TRY_STALE, *sp closed and 0, nothing sent for this message. */
+extern int smtp_reuse(smtpsess **sp, smtpjob const *j, rcptres *res, char *why, size_t whymax);
+/* Closes *sp (QUIT first with sendquit, its reply waited for briefly) and sets it to 0. */
+extern void smtp_close(smtpsess **sp, int sendquit);
+/* The session's socket, to watch for the server closing it while it is idle. */
+extern int smtp_sessfd(smtpsess const *s);
 #endif

@@ -20,26 +20,19 @@
 #include <skalibs/tai.h>
 #include "assign.h"
 #include "auto_home.h"
-#include "vfchild.h"
 #include "control.h"
 #include "msgfile.h"
+#include "lspawn.h"
+#include "lwproto.h"
 #include "qid.h"
 
-#define SLOTS 1000       /* mailroom-send's CONCURRENCY_MAX: slot numbers are below it */
-#define TEXT_MAX 900     /* a reply's text (INTERNALS.md) */
+#define SLOTS LW_SLOTS   /* mailroom-send's CONCURRENCY_MAX: slot numbers are below it */
+#define TEXT_MAX LW_TEXT_MAX /* a reply's text (INTERNALS.md) */
 #define REQUEST_MAX (11 + QID_MAX + 1 + 2 * 1001 + 8)
 
-struct slot {
-  pid_t pid;  /* 0: free */
-  int fd;     /* the read end of the child's stdout/stderr, -1 when closed */
-  int exited, status;
-  size_t len;
-  char out[TEXT_MAX + 1];
-};
-
 struct lspawn {
-  struct slot slot[SLOTS];
-  unsigned running;
+  struct lspool pool;
+  char job[LW_JOB_MAX];
   char me[256];
   char dd[CONTROL_LINE_MAX]; /* control/defaultdelivery */
   char req[REQUEST_MAX];
@@ -48,6 +41,8 @@ struct lspawn {
 
 static _Noreturn void die_read(void) { strerr_diefu1sys(111, "read requests from mailroom-send"); }
 static _Noreturn void die_proto(void) { strerr_dief1x(111, "protocol error in a request from mailroom-send"); }
+
+static void reply(unsigned slot, char result, char const *text);
 
 /* One line of printable text for the reply. */
 static size_t clean(char *out, char const *in, size_t len)
@@ -66,7 +61,7 @@ static size_t clean(char *out, char const *in, size_t len)
   return w;
 }
 
-static void reply(unsigned slot, char result, char const *text)
+void lspawn_reply(unsigned slot, char result, char const *text)
 {
   char buf[16 + TEXT_MAX + 4];
   int n = snprintf(buf, sizeof buf, "%u", slot);
@@ -77,47 +72,23 @@ static void reply(unsigned slot, char result, char const *text)
   allwrite(1, buf, (size_t)n + 2 + tl + 1);
 }
 
-/* The child: become the user and run mailroom-local. Never returns.
-   It runs after vfork, on the parent's memory until the exec: it touches only its own stack
-   and makes system calls (the parent is single-threaded, so glibc's setuid family calls the
-   kernel directly and changes this task's credentials alone). vfork rather than fork because
-   copying the parent's page tables was most of the cost of a delivery's process creation here
-   (INTERNALS.md, "Performance"). */
-static void child(struct assign_user const *u, int msgfd, int outfd, char const *const *args)
+static void reply(unsigned slot, char result, char const *text)
 {
-  char prog[1024];
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, 0);
-  sig_restore(SIGPIPE);
-  if (dup2(msgfd, 0) < 0 || dup2(outfd, 1) < 0 || dup2(outfd, 2) < 0) _exit(111);
-  if (!getuid()) {
-    gid_t g = (gid_t)u->gid;
-    if (!u->uid) vfchild_fail(1, 111, "4.3.0 refusing to deliver as root for %s\n", u->user);
-    if (setgroups(1, &g) < 0 || setgid(g) < 0 || setuid((uid_t)u->uid) < 0)
-      vfchild_fail(1, 111, "4.3.0 unable to switch to uid %lu gid %lu: %s\n", u->uid, u->gid, strerror(errno));
-    if (!getuid() || !geteuid()) _exit(111);
-  }
-  if (chdir(u->home) < 0)
-    vfchild_fail(1, 111, "4.2.1 unable to enter home directory %s: %s\n", u->home, strerror(errno));
-  snprintf(prog, sizeof prog, "%s/bin/mailroom-local", auto_home);
-  execv(prog, (char *const *)args);
-  vfchild_fail(1, 111, "4.3.0 unable to run %s: %s\n", prog, strerror(errno));
+  lspawn_reply(slot, result, text);
 }
 
 static void start(struct lspawn *l, unsigned slot, char const *id, char const *sender, char const *rcpt)
 {
-  struct slot *sl = &l->slot[slot];
   struct assign_user u;
-  char local[1024], path[QID_MAX + 16], lenstr[24];
+  char local[1024], path[QID_MAX + 16];
   char const *at = strrchr(rcpt, '@'), *domain = at ? at + 1 : l->me;
-  size_t ll = at ? (size_t)(at - rcpt) : strlen(rcpt);
+  size_t ll = at ? (size_t)(at - rcpt) : strlen(rcpt), n;
   unsigned long long msglen;
   char *env;
   size_t envlen;
-  int msgfd, p[2], r;
-  pid_t pid;
-  if (sl->pid) die_proto();
+  int msgfd, r;
+  lwjob j;
+  if (lspool_slotbusy(&l->pool, slot)) die_proto();
   if (!ll || ll >= sizeof local) {
     reply(slot, 'D', "5.1.3 bad recipient address: empty or overlong local part");
     return;
@@ -135,6 +106,12 @@ static void start(struct lspawn *l, unsigned slot, char const *id, char const *s
     reply(slot, 'D', t);
     return;
   }
+  if (!getuid() && !u.uid) {
+    char t[TEXT_MAX + 300];
+    snprintf(t, sizeof t, "4.3.0 refusing to deliver as root for %s", u.user);
+    reply(slot, 'Z', t);
+    return;
+  }
   snprintf(path, sizeof path, "queue/mess/%s", id);
   msgfd = msgfile_open(path, &msglen, &env, &envlen);
   if (msgfd < 0) {
@@ -142,92 +119,15 @@ static void start(struct lspawn *l, unsigned slot, char const *id, char const *s
     return;
   }
   free(env);
-  if (pipe2(p, O_CLOEXEC) < 0) {
+  j = (lwjob){ .slot = slot, .user = u.user, .home = u.home, .local = local, .dash = u.dash, .ext = u.ext,
+               .domain = domain, .sender = sender, .msglen = msglen, .defaultdelivery = l->dd };
+  n = u.home[0] == '/' ? lwproto_job_fmt(l->job, &j) : 0;
+  if (!n) {
     close(msgfd);
-    reply(slot, 'Z', "4.3.0 unable to make a pipe");
+    reply(slot, 'Z', "4.3.0 the user's home or the address is too long or not absolute");
     return;
   }
-  snprintf(lenstr, sizeof lenstr, "%llu", msglen);
-  {
-    char const *args[] = { "mailroom-local", "--", u.user, u.home, local, u.dash, u.ext, domain, sender, lenstr,
-                           l->dd, 0 };
-    /* posix_spawn cannot change the uid, and mailroom-local must not start as root: vfork,
-       with a child that keeps to its stack and system calls (see child()). */
-    pid = vfork(); /* NOLINT(clang-analyzer-security.insecureAPI.vfork): the parent waits for nothing but the exec */
-    if (!pid) child(&u, msgfd, p[1], args); /* NOLINT(clang-analyzer-unix.Vfork): child() execs or _exits */
-  }
-  close(msgfd);
-  close(p[1]);
-  if (pid < 0) {
-    close(p[0]);
-    reply(slot, 'Z', "4.3.0 unable to fork");
-    return;
-  }
-  fcntl(p[0], F_SETFL, O_NONBLOCK);
-  sl->pid = pid;
-  sl->fd = p[0];
-  sl->exited = 0;
-  sl->len = 0;
-  l->running++;
-}
-
-static void drain(struct slot *sl)
-{
-  char buf[4096];
-  for (;;) {
-    ssize_t r = read(sl->fd, buf, sizeof buf);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) {
-      if (!r) {
-        close(sl->fd);
-        sl->fd = -1;
-      }
-      return;
-    }
-    if (sl->len < TEXT_MAX) {
-      size_t n = (size_t)r > TEXT_MAX - sl->len ? TEXT_MAX - sl->len : (size_t)r;
-      memcpy(sl->out + sl->len, buf, n);
-      sl->len += n;
-    }
-  }
-}
-
-/* A child has exited: whatever it printed is in its pipe already (a grandchild that keeps the
-   pipe open does not hold the reply back). */
-static void finish(struct lspawn *l, unsigned k)
-{
-  struct slot *sl = &l->slot[k];
-  char text[TEXT_MAX + 64];
-  int st = sl->status;
-  char r = 'Z';
-  if (sl->fd >= 0) {
-    drain(sl);
-    if (sl->fd >= 0) close(sl->fd);
-  }
-  sl->out[sl->len] = 0;
-  if (WIFEXITED(st)) r = WEXITSTATUS(st) == 0 || WEXITSTATUS(st) == 99 ? 'K' : WEXITSTATUS(st) == 100 ? 'D' : 'Z';
-  clean(text, sl->out, sl->len);
-  if (!*text) {
-    if (WIFEXITED(st)) snprintf(text, sizeof text, "%s mailroom-local exited %d", r == 'K' ? "2.0.0" : r == 'D' ? "5.3.0" : "4.3.0", WEXITSTATUS(st));
-    else snprintf(text, sizeof text, "4.3.0 mailroom-local was killed by signal %d", WTERMSIG(st));
-  }
-  reply(k, r, text);
-  sl->pid = 0;
-  sl->fd = -1;
-  l->running--;
-}
-
-static void reap(struct lspawn *l)
-{
-  int st;
-  pid_t pid;
-  while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
-    for (unsigned k = 0; k < SLOTS; k++)
-      if (l->slot[k].pid == pid) {
-        l->slot[k].status = st;
-        finish(l, k);
-        break;
-      }
+  lspool_job(&l->pool, slot, &u, l->job, n, msgfd);
 }
 
 /* Takes every complete request (four NUL-terminated fields) out of the buffer. */
@@ -255,36 +155,43 @@ static void requests(struct lspawn *l)
   }
 }
 
+static unsigned long bound(char const *file, unsigned long def, unsigned long min, unsigned long max)
+{
+  unsigned long u;
+  if (control_readulong(file, &u, def) < 0) strerr_diefu2sys(111, "read ", file);
+  return u < min ? min : u > max ? max : u;
+}
+
 int main(void)
 {
   static struct lspawn l;
+  struct lsconf cf;
   int spfd, eof = 0;
   PROG = "mailroom-lspawn";
   if (chdir(auto_home) < 0) strerr_diefu2sys(111, "chdir to ", auto_home);
   if (control_readline("control/me", l.me, sizeof l.me, "localhost") < 0) strerr_diefu1sys(111, "read control/me");
   if (control_readline("control/defaultdelivery", l.dd, sizeof l.dd, "./Maildir/") < 0)
     strerr_diefu1sys(111, "read control/defaultdelivery");
-  for (unsigned k = 0; k < SLOTS; k++) l.slot[k].fd = -1;
+  cf.msgs = bound("control/localworkermessages", 500, 1, 1000000);
+  cf.idle = bound("control/localworkeridle", 10, 1, 86400);
+  cf.life = bound("control/localworkerlife", 300, 1, 7 * 86400UL);
+  lspool_init(&l.pool, &cf);
   spfd = selfpipe_init();
   if (spfd < 0 || selfpipe_trap(SIGCHLD) < 0) strerr_diefu1sys(111, "set up signals");
   sig_ignore(SIGPIPE);
   sig_ignore(SIGTERM); /* mailroom-send ends us by closing our stdin, after its last request */
   tain_now_set_stopwatch_g();
-  while (!eof || l.running) {
-    iopause_fd x[2 + SLOTS];
-    unsigned map[SLOTS], n = 1;
+  while (!eof || l.pool.live) {
+    iopause_fd x[2 + LSPAWN_WORKERS_MAX];
+    unsigned map[LSPAWN_WORKERS_MAX], n = 1, base, nw;
+    tain deadline;
     x[0] = (iopause_fd){ .fd = spfd, .events = IOPAUSE_READ };
     if (!eof) x[n++] = (iopause_fd){ .fd = 0, .events = IOPAUSE_READ };
-    unsigned base = n;
-    for (unsigned k = 0; k < SLOTS; k++)
-      if (l.slot[k].pid && l.slot[k].fd >= 0) {
-        map[n - base] = k;
-        x[n++] = (iopause_fd){ .fd = l.slot[k].fd, .events = IOPAUSE_READ };
-      }
-    tain_now_g();
-    if (iopause_g(x, n, &tain_infinite) < 0) strerr_diefu1sys(111, "iopause");
-    for (unsigned k = base; k < n; k++)
-      if (x[k].revents) drain(&l.slot[map[k - base]]);
+    base = n;
+    nw = lspool_fds(&l.pool, x + base, map, &deadline);
+    if (iopause_g(x, n + nw, &deadline) < 0) strerr_diefu1sys(111, "iopause");
+    for (unsigned k = 0; k < nw; k++)
+      if (x[base + k].revents) lspool_io(&l.pool, map[k], x[base + k].revents);
     if (!eof && (x[1].revents & (IOPAUSE_READ | IOPAUSE_EXCEPT))) { /* NOLINT(misc-redundant-expression): skalibs' IOPAUSE_READ and IOPAUSE_EXCEPT both hold POLLHUP */
       ssize_t r = read(0, l.req + l.reqlen, sizeof l.req - l.reqlen);
       if (r < 0 && errno != EINTR && errno != EAGAIN) die_read();
@@ -296,8 +203,9 @@ int main(void)
     }
     if (x[0].revents & IOPAUSE_READ) {
       while (selfpipe_read() > 0) ;
-      reap(&l);
+      lspool_reap(&l.pool);
     }
+    lspool_timers(&l.pool, eof);
   }
   return 0;
 }

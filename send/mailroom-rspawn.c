@@ -1,15 +1,20 @@
-/* mailroom-rspawn: starts remote deliveries for mailroom-send. Runs as mrremote (started so
+/* mailroom-rspawn: runs remote deliveries for mailroom-send. Runs as mrremote (started so
    by mailroom-start; it refuses root) and can read nothing in the queue: each request packet
-   on the SOCK_SEQPACKET socket (fds 0 and 1) carries the open message file. For each one it
-   runs mailroom-remote with that file on fd 0, reads its per-recipient records (bounded)
-   and answers with one packet (INTERNALS.md). It trusts mailroom-send; mailroom-remote's
-   output is checked, since that program talks to the network. */
+   on the SOCK_SEQPACKET socket (fds 0 and 1) carries the open message file. It keeps a pool
+   of mailroom-remote workers (mailroom-remote -w), each on a SOCK_SEQPACKET socketpair, and
+   hands each request to an idle one, preferring a worker that keeps an SMTP session open to
+   the request's domain; it starts a worker only when none is idle, and retires workers after
+   their bounds (control/remoteworker*). It answers each request with one packet
+   (INTERNALS.md). It trusts mailroom-send; a worker's replies are checked, since that program
+   talks to the network: a worker that dies or sends a malformed reply is replaced, and the
+   recipients of its job get Z (D on exit 100) with a text saying what happened. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,29 +24,48 @@
 #include <skalibs/strerr.h>
 #include <skalibs/tai.h>
 #include "auto_home.h"
+#include "control.h"
 #include "fdspawn.h"
 #include "rspawn_proto.h"
+#include "../remote/remote_wproto.h"
 
 #define FDS_MAX 4 /* SCM_RIGHTS room: more than one fd in a request is a protocol error */
+/* Workers at once: busy ones never outnumber the slots, and an idle one is used before a
+   new one starts, so only those retiring (closed, not yet reaped) come on top. */
+#define WORKERS_MAX RSPAWN_SLOTS
+/* How long rspawn waits for its workers' QUITs when mailroom-send has gone. */
+#define END_SECS 15
 
 struct slot {
-  pid_t pid;     /* 0: free */
-  int fd;        /* the read end of the child's report pipe, -1 when closed */
-  int exited, status;
-  unsigned n;    /* recipients of the request */
-  size_t len;    /* bytes of report read */
-  int truncated; /* more came than RSPAWN_RECORDS_MAX */
-  char *rec;     /* RSPAWN_RECORDS_MAX bytes, allocated at the first use */
+  int busy;        /* a request in hand, until its reply is out */
+  unsigned n;      /* recipients of the request */
   size_t replylen; /* > 0: a reply packet waits for room on the socket */
   char *reply;
 };
 
+struct worker {
+  pid_t pid;     /* 0: a free entry */
+  int fd;        /* our end of its socket, -1 once closed (retiring or lost) */
+  int slot;      /* the request it runs, -1 when idle */
+  unsigned jobs; /* requests it has finished */
+  tain born, idle; /* started; idle since */
+  char kept[RWJOB_DOMAIN_MAX + 1]; /* the domain it keeps a session to, "" */
+};
+
+struct bounds {
+  unsigned msgs, idle, life;
+};
+
 struct rspawn {
   struct slot slot[RSPAWN_SLOTS];
-  unsigned running; /* slots in use: child running or reply unsent */
+  struct worker w[WORKERS_MAX];
+  unsigned nw;      /* worker entries in use */
+  unsigned running; /* slots in use */
   unsigned pending; /* replies waiting for room */
   int eof;
+  struct bounds b;
   char pkt[RSPAWN_PACKET_MAX + 1];
+  char wpkt[RWJOB_PACKET_MAX + 1];
 };
 
 static _Noreturn void die_root(void) { strerr_dief1x(111, "refusing to run as root"); }
@@ -65,10 +89,11 @@ static void flush_reply(struct rspawn *r, unsigned k)
   if (w < 0 && errno != EPIPE && errno != ECONNRESET) strerr_warnwu1sys("send a reply to mailroom-send");
   r->pending--;
   sl->replylen = 0;
-  sl->pid = 0;
+  sl->busy = 0;
   r->running--;
 }
 
+/* The slot's results go out (or wait for room); the slot is in use until then. */
 static void queue_reply(struct rspawn *r, unsigned k, struct rres const *res, unsigned n)
 {
   struct slot *sl = &r->slot[k];
@@ -87,54 +112,121 @@ static void refuse(struct rspawn *r, unsigned k, unsigned n, char what, char con
     res[i].r = what;
     snprintf(res[i].text, sizeof res[i].text, "%s", text);
   }
-  r->slot[k].pid = -1; /* in use until the reply is out */
+  r->slot[k].busy = 1;
   r->running++;
   queue_reply(r, k, res, n);
 }
 
-/* mailroom-remote with the message on fd 0 from offset 0 and the report pipe on fd 1. */
+static void warn_worker(struct worker const *w, char const *what)
+{
+  char num[24];
+  snprintf(num, sizeof num, "%d", (int)w->pid);
+  strerr_warnw4x("worker ", num, ": ", what);
+}
+
+/* Closes our end: the worker sees EOF, QUITs its kept session and exits; reap() frees the
+   entry. With kill, it is ended at once (it broke the protocol or hung up on us): a job it
+   had is then reported from its wait status. */
+static void retire(struct worker *w, int kill_it)
+{
+  if (w->fd >= 0) close(w->fd);
+  w->fd = -1;
+  if (kill_it) kill(w->pid, SIGKILL); /* not yet reaped, so the pid is still ours */
+}
+
+/* A new worker with its socket on fds 0 and 1 (so that neither of our ends of the channel
+   to mailroom-send reaches it): its index, or -1. */
+static int spawn(struct rspawn *r)
+{
+  static char const *const argv[] = { "mailroom-remote", "-w", 0 };
+  char prog[1024];
+  int sv[2];
+  unsigned k;
+  pid_t pid;
+  for (k = 0; k < WORKERS_MAX && r->w[k].pid; k++) ;
+  if (k == WORKERS_MAX) return -1;
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return -1;
+  snprintf(prog, sizeof prog, "%s/bin/mailroom-remote", auto_home);
+  {
+    int const moves[2][2] = { { sv[1], 0 }, { sv[1], 1 } };
+    pid = fdspawn(prog, (char const *const *)argv, moves, 2);
+  }
+  close(sv[1]);
+  if (pid < 0) {
+    close(sv[0]);
+    return -1;
+  }
+  r->w[k] = (struct worker){ .pid = pid, .fd = sv[0], .slot = -1, .born = STAMP, .idle = STAMP };
+  r->nw++;
+  return (int)k;
+}
+
+/* An idle worker for the domain: one that keeps a session to it, else one that keeps
+   none, else the one idle longest; -1 if none is idle. */
+static int pick(struct rspawn *r, char const *domain)
+{
+  int best = -1, bestrank = 3;
+  for (unsigned k = 0; k < WORKERS_MAX; k++) {
+    struct worker const *w = &r->w[k];
+    int rank;
+    if (!w->pid || w->fd < 0 || w->slot >= 0) continue;
+    rank = !strcasecmp(w->kept, domain) ? 0 : !w->kept[0] ? 1 : 2;
+    if (rank < bestrank || (rank == bestrank && best >= 0 && tain_less(&w->idle, &r->w[best].idle))) {
+      best = (int)k;
+      bestrank = rank;
+      if (!rank) break;
+    }
+  }
+  return best;
+}
+
+/* The job to worker k with the message file: 0, or -1 (the worker is gone). */
+static int hand(struct rspawn *r, unsigned k, size_t len, int msgfd)
+{
+  union {
+    struct cmsghdr h;
+    char b[CMSG_SPACE(sizeof(int))];
+  } cm;
+  struct iovec iov = { .iov_base = r->wpkt, .iov_len = len };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof cm.b };
+  struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+  memset(cm.b, 0, sizeof cm.b);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &msgfd, sizeof(int));
+  /* an idle worker's queue is empty: no room means it is stuck, as good as gone */
+  return sendmsg(r->w[k].fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
 static void start(struct rspawn *r, struct rreq const *q, int msgfd)
 {
-  struct slot *sl = &r->slot[q->slot];
-  char prog[1024];
-  char const *argv[4 + RSPAWN_RCPT_MAX + 1];
-  unsigned a = 0;
-  int p[2];
-  pid_t pid;
-  if (lseek(msgfd, 0, SEEK_SET) < 0) {
-    refuse(r, q->slot, q->n, 'Z', "4.3.0 mailroom-rspawn was unable to rewind the message file");
+  char const *domain = rspawn_domain(q->rcpt[0]);
+  size_t len = rwjob_pack(r->wpkt, sizeof r->wpkt, domain, q->sender, q->msglen, q->rcpt, q->n);
+  if (!len) {
+    refuse(r, q->slot, q->n, 'Z', "4.3.0 mailroom-rspawn was unable to make a job packet");
     return;
   }
-  if (pipe2(p, O_CLOEXEC) < 0) {
-    refuse(r, q->slot, q->n, 'Z', "4.3.0 mailroom-rspawn was unable to make a pipe");
+  /* a worker that died while idle is noticed here at the latest: the next one is tried */
+  for (unsigned tries = 0; tries < 3; tries++) {
+    int k = pick(r, domain);
+    if (k < 0) k = spawn(r);
+    if (k < 0) {
+      refuse(r, q->slot, q->n, 'Z', "4.3.0 mailroom-rspawn was unable to run mailroom-remote");
+      return;
+    }
+    if (hand(r, (unsigned)k, len, msgfd) < 0) {
+      warn_worker(&r->w[k], "did not take a job: replaced");
+      retire(&r->w[k], 1);
+      continue;
+    }
+    r->w[k].slot = (int)q->slot;
+    r->slot[q->slot].busy = 1;
+    r->slot[q->slot].n = q->n;
+    r->running++;
     return;
   }
-  snprintf(prog, sizeof prog, "%s/bin/mailroom-remote", auto_home);
-  argv[a++] = "mailroom-remote";
-  argv[a++] = rspawn_domain(q->rcpt[0]);
-  argv[a++] = q->sender;
-  argv[a++] = q->msglen;
-  for (unsigned i = 0; i < q->n; i++) argv[a++] = q->rcpt[i];
-  argv[a] = 0;
-  {
-    int const moves[2][2] = { { msgfd, 0 }, { p[1], 1 } };
-    pid = fdspawn(prog, argv, moves, 2);
-  }
-  close(p[1]);
-  if (pid < 0) {
-    close(p[0]);
-    refuse(r, q->slot, q->n, 'Z', "4.3.0 mailroom-rspawn was unable to run mailroom-remote");
-    return;
-  }
-  if (!sl->rec && !(sl->rec = malloc(RSPAWN_RECORDS_MAX))) die_nomem();
-  fcntl(p[0], F_SETFL, O_NONBLOCK);
-  sl->pid = pid;
-  sl->fd = p[0];
-  sl->exited = 0;
-  sl->n = q->n;
-  sl->len = 0;
-  sl->truncated = 0;
-  r->running++;
+  refuse(r, q->slot, q->n, 'Z', "4.3.0 mailroom-rspawn found no mailroom-remote worker to take the job");
 }
 
 /* One request packet, or EOF. */
@@ -170,52 +262,72 @@ static void request(struct rspawn *r)
   if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) die_proto("packet or ancillary data too long");
   if (nfd != 1) die_proto("not exactly one file descriptor");
   if (rreq_parse(r->pkt, (size_t)len, &q) < 0) die_proto("malformed packet");
-  if (r->slot[q.slot].pid) die_proto("slot in use");
+  if (r->slot[q.slot].busy) die_proto("slot in use");
   start(r, &q, fds[0]);
-  closefds(fds, nfd);
+  closefds(fds, nfd); /* the worker has its own copy */
 }
 
-static void drain(struct slot *sl)
-{
-  char buf[4096];
-  for (;;) {
-    ssize_t n = read(sl->fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      if (!n) {
-        close(sl->fd);
-        sl->fd = -1;
-      }
-      return;
-    }
-    if ((size_t)n > RSPAWN_RECORDS_MAX - sl->len) {
-      sl->truncated = 1; /* read on, so the child is never stuck writing */
-      n = (ssize_t)(RSPAWN_RECORDS_MAX - sl->len);
-    }
-    memcpy(sl->rec + sl->len, buf, (size_t)n);
-    sl->len += (size_t)n;
-  }
-}
-
-/* The child has exited and its pipe is drained or closed: make the reply. */
-static void finish(struct rspawn *r, unsigned k)
+/* The job of worker k is over: its results from the reply's records (buf, len), or from
+   its wait status when it died (len 0). */
+static void job_done(struct rspawn *r, unsigned k, char const *buf, size_t len, int status)
 {
   static struct rres res[RSPAWN_RCPT_MAX];
-  struct slot *sl = &r->slot[k];
+  struct worker *w = &r->w[k];
+  unsigned s = (unsigned)w->slot;
   char note[200];
-  char num[16];
-  if (sl->fd >= 0) {
-    drain(sl);
-    if (sl->fd >= 0) close(sl->fd); /* a grandchild holding the pipe does not hold us */
-    sl->fd = -1;
+  rrec_results(buf, len, 0, status, r->slot[s].n, res, note, sizeof note);
+  if (*note) warn_worker(w, note);
+  w->slot = -1;
+  queue_reply(r, s, res, r->slot[s].n);
+}
+
+/* Worker k's socket is readable: its reply, or its end. */
+static void wreply(struct rspawn *r, unsigned k)
+{
+  struct worker *w = &r->w[k];
+  char kept[RWJOB_DOMAIN_MAX + 1];
+  size_t off;
+  ssize_t len = recv(w->fd, r->wpkt, sizeof r->wpkt, MSG_DONTWAIT);
+  if (len < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+  if (len <= 0) {
+    /* gone (crashed, killed): reap() reports its job from the wait status */
+    if (w->slot >= 0) warn_worker(w, "ended in the middle of a job: replaced");
+    retire(w, 1);
+    return;
   }
-  rrec_results(sl->rec, sl->len, sl->truncated, sl->status, sl->n, res, note, sizeof note);
-  if (*note) {
-    snprintf(num, sizeof num, "%u", k);
-    strerr_warnw4x("slot ", num, ": ", note);
+  if (w->slot < 0) {
+    warn_worker(w, "sent a reply with no job: replaced");
+    retire(w, 1);
+    return;
   }
-  sl->pid = -1; /* until the reply is out */
-  queue_reply(r, k, res, sl->n);
+  if ((size_t)len > RWJOB_PACKET_MAX || rwrep_split(r->wpkt, (size_t)len, kept, sizeof kept, &off) < 0) {
+    static struct rres res[RSPAWN_RCPT_MAX];
+    unsigned s = (unsigned)w->slot;
+    warn_worker(w, "sent a malformed reply: replaced");
+    for (unsigned i = 0; i < r->slot[s].n; i++) {
+      res[i].r = 'Z';
+      snprintf(res[i].text, sizeof res[i].text, "4.3.0 mailroom-remote sent a malformed reply for this job");
+    }
+    w->slot = -1;
+    queue_reply(r, s, res, r->slot[s].n);
+    retire(w, 1);
+    return;
+  }
+  {
+    static struct rres res[RSPAWN_RCPT_MAX];
+    unsigned s = (unsigned)w->slot;
+    char note[200];
+    rrec_results(r->wpkt + off, (size_t)len - off, 0, 0, r->slot[s].n, res, note, sizeof note);
+    w->slot = -1;
+    w->jobs++;
+    w->idle = STAMP;
+    memcpy(w->kept, kept, sizeof kept);
+    queue_reply(r, s, res, r->slot[s].n);
+    if (*note) {
+      warn_worker(w, note);
+      retire(w, 1); /* a worker that miscounts its records is not trusted with another job */
+    }
+  }
 }
 
 static void reap(struct rspawn *r)
@@ -223,45 +335,92 @@ static void reap(struct rspawn *r)
   int st;
   pid_t pid;
   while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
-    for (unsigned k = 0; k < RSPAWN_SLOTS; k++)
-      if (r->slot[k].pid == pid) {
-        r->slot[k].status = st;
-        finish(r, k);
+    for (unsigned k = 0; k < WORKERS_MAX; k++)
+      if (r->w[k].pid == pid) {
+        struct worker *w = &r->w[k];
+        if (w->slot >= 0 && w->fd >= 0) wreply(r, k); /* a reply sent before it died counts */
+        if (w->slot >= 0) job_done(r, k, "", 0, st);
+        if (w->fd >= 0) close(w->fd);
+        w->pid = 0;
+        w->fd = -1;
+        r->nw--;
         break;
       }
+}
+
+/* Idle workers past their bounds are retired; *next gets the earliest moment another one
+   will be (left alone when none). */
+static void retire_idle(struct rspawn *r, tain *next)
+{
+  for (unsigned k = 0; k < WORKERS_MAX; k++) {
+    struct worker *w = &r->w[k];
+    tain a, b;
+    if (!w->pid || w->fd < 0 || w->slot >= 0) continue;
+    tain_addsec(&a, &w->idle, (int)r->b.idle);
+    tain_addsec(&b, &w->born, (int)r->b.life);
+    if (tain_less(&b, &a)) a = b;
+    if (w->jobs >= r->b.msgs || !tain_less(&STAMP, &a)) {
+      retire(w, 0);
+      continue;
+    }
+    if (tain_less(&a, next)) *next = a;
+  }
+}
+
+static unsigned bound(char const *file, unsigned long def, unsigned long max)
+{
+  unsigned long u;
+  if (control_readulong(file, &u, def) < 0) strerr_diefu2sys(111, "read a number from ", file);
+  return (unsigned)(u > max ? max : u);
 }
 
 int main(void)
 {
   static struct rspawn r;
-  static iopause_fd x[3 + RSPAWN_SLOTS];
-  static unsigned map[RSPAWN_SLOTS];
-  int spfd;
+  static iopause_fd x[3 + WORKERS_MAX];
+  static unsigned map[WORKERS_MAX];
+  tain end = TAIN_INFINITE;
+  int spfd, ending = 0;
   PROG = "mailroom-rspawn";
   if (!getuid() || !geteuid()) die_root();
   if (chdir(auto_home) < 0) strerr_diefu2sys(111, "chdir to ", auto_home);
-  for (unsigned k = 0; k < RSPAWN_SLOTS; k++) r.slot[k].fd = -1;
+  r.b.msgs = bound("control/remoteworkermessages", 1000, 1000000000);
+  r.b.idle = bound("control/remoteworkeridle", 60, 86400);
+  r.b.life = bound("control/remoteworkerlifetime", 3600, 86400UL * 30);
+  if (!r.b.msgs) r.b.msgs = 1;
+  for (unsigned k = 0; k < WORKERS_MAX; k++) r.w[k].fd = -1;
   spfd = selfpipe_init();
   if (spfd < 0 || selfpipe_trap(SIGCHLD) < 0) strerr_diefu1sys(111, "set up signals");
   sig_ignore(SIGPIPE);
   sig_ignore(SIGTERM); /* mailroom-send ends us by closing its end, after its last request */
   tain_now_set_stopwatch_g();
-  while (!r.eof || r.running) {
+  for (;;) {
     unsigned n = 1, base;
     int rx = -1, wx = -1;
+    tain deadline = end;
+    tain_now_g();
+    if (r.eof && !r.running && !ending) {
+      /* send is gone and every reply is out: the workers QUIT their sessions and exit */
+      for (unsigned k = 0; k < WORKERS_MAX; k++)
+        if (r.w[k].pid) retire(&r.w[k], 0);
+      tain_addsec_g(&end, END_SECS);
+      deadline = end;
+      ending = 1;
+    }
+    if (ending && (!r.nw || !tain_less(&STAMP, &end))) break;
+    retire_idle(&r, &deadline);
     x[0] = (iopause_fd){ .fd = spfd, .events = IOPAUSE_READ };
     if (!r.eof) x[rx = (int)n++] = (iopause_fd){ .fd = 0, .events = IOPAUSE_READ };
     if (r.pending) x[wx = (int)n++] = (iopause_fd){ .fd = 1, .events = IOPAUSE_WRITE };
     base = n;
-    for (unsigned k = 0; k < RSPAWN_SLOTS; k++)
-      if (r.slot[k].pid > 0 && r.slot[k].fd >= 0) {
+    for (unsigned k = 0; k < WORKERS_MAX; k++)
+      if (r.w[k].pid && r.w[k].fd >= 0) {
         map[n - base] = k;
-        x[n++] = (iopause_fd){ .fd = r.slot[k].fd, .events = IOPAUSE_READ };
+        x[n++] = (iopause_fd){ .fd = r.w[k].fd, .events = IOPAUSE_READ };
       }
-    tain_now_g();
-    if (iopause_g(x, n, &tain_infinite) < 0) strerr_diefu1sys(111, "iopause");
+    if (iopause_g(x, n, &deadline) < 0) strerr_diefu1sys(111, "iopause");
     for (unsigned k = base; k < n; k++)
-      if (x[k].revents) drain(&r.slot[map[k - base]]);
+      if (x[k].revents && r.w[map[k - base]].fd >= 0) wreply(&r, map[k - base]);
     if (wx >= 0 && x[wx].revents)
       for (unsigned k = 0; k < RSPAWN_SLOTS && r.pending; k++)
         if (r.slot[k].replylen) flush_reply(&r, k);

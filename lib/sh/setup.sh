@@ -17,7 +17,7 @@ die() { echo "mailroom: fatal: $1" >&2; exit "${2:-100}"; }
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 MODES=$here/modes
-ROLES="mrqueue mrsend mrremote mrsmtpd mrlog mrmail mrtlsd mrauth"
+ROLES="mrqueue mrsend mrremote mrsmtpd mrlog mrmail mrtlsd mrauth mrfetch"
 # Programs an instance needs today; others found in BINDIR (smtpd, remote, ...) are
 # installed too. A missing one is reported, not fatal: the parts are built one by one.
 EXPECTED="mailroom-queue mailroom-inject mailroom-send mailroom-start mailroom-lspawn mailroom-rspawn mailroom-local mailroom-newu"
