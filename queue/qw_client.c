@@ -215,7 +215,7 @@ static void request(qw *w, qw_client *c)
   c->msgfd = fds[0];
   c->envfd = fds[1];
   /* the read ends are ours alone (the client closed its copies): non-blocking is safe */
-  if (!ndelay_on(c->msgfd) || !ndelay_on(c->envfd)) {
+  if (ndelay_on(c->msgfd) < 0 || ndelay_on(c->envfd) < 0) {
     qw_client_fail(w, c, QQ_READ, "make the pipes non-blocking");
     return;
   }

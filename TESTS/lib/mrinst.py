@@ -216,6 +216,7 @@ class Instance:
         self.home = None
         self.procs = []        # every Popen started by start()
         self.send = None       # the current mailroom-send (mailroom-start after its exec)
+        self.writer = None     # the current mailroom-queued (the queue writer), if started
         self.sysusers = []     # users made by system_user(), removed at exit
         self.keep = os.environ.get('MRTEST_KEEP') == '1'
 
@@ -394,9 +395,12 @@ class Instance:
         return home
 
     # --- running ------------------------------------------------------------------------------
-    def start(self, ready_timeout=5.0):
+    def start(self, ready_timeout=5.0, writer=True):
         """Starts bin/mailroom-start in its own process group, output to send.log. Returns
-        once it has become mailroom-send (bounded), or raises."""
+        once it has become mailroom-send (bounded), or raises. With writer (the default, as
+        `make run` has it) the queue writer is started first, unless it already runs."""
+        if writer:
+            self.start_writer(ready_timeout)
         log = open(self.path('send.log'), 'ab')
         try:
             # No test may ask the machine's resolver: mailroom-remote (below mailroom-send)
@@ -418,6 +422,62 @@ class Instance:
                 return p
             time.sleep(0.02)
         raise RuntimeError('mailroom-start did not become mailroom-send in %.0f s' % ready_timeout)
+
+    def start_writer(self, ready_timeout=5.0):
+        """Starts bin/mailroom-queued (as mrqueue when root) in its own process group,
+        output to queued.log; returns once it listens (bounded), or raises."""
+        if self.writer is not None and self.writer.poll() is None:
+            return self.writer
+        prefix = []
+        if IS_ROOT:
+            pw = pwd.getpwnam('mrqueue')
+            prefix = self.as_user(pw.pw_uid, pw.pw_gid)
+        logpath = self.path('queued.log')
+        before = os.path.getsize(logpath) if os.path.exists(logpath) else 0
+        log = open(logpath, 'ab')
+        try:
+            p = subprocess.Popen(prefix + [self.bin('mailroom-queued')], cwd=self.home, stdin=subprocess.DEVNULL,
+                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            log.close()
+        self.procs.append(p)
+        self.writer = p
+        deadline = time.monotonic() + ready_timeout * SLOW
+        while time.monotonic() < deadline:
+            if p.poll() is not None:
+                raise RuntimeError('mailroom-queued exited %s; queued.log: %s' % (p.returncode, self.writer_log()[-1500:]))
+            with open(logpath, 'rb') as f:
+                f.seek(before)
+                if b'listening on' in f.read():
+                    return p
+            time.sleep(0.02)
+        raise RuntimeError('mailroom-queued did not listen in %.0f s' % (ready_timeout * SLOW))
+
+    def stop_writer(self, timeout=10.0):
+        """SIGTERM to the queue writer (it commits what is complete and exits); bounded."""
+        p = self.writer
+        if p is None:
+            return None
+        r = self.stop(p, timeout)
+        self.writer = None
+        return r
+
+    def kill_writer(self):
+        """SIGKILL of the queue writer (a crash)."""
+        p = self.writer
+        if p is None:
+            return None
+        p.send_signal(signal.SIGKILL)
+        p.wait(5)
+        self.writer = None
+        return p
+
+    def writer_log(self):
+        try:
+            with open(self.path('queued.log'), 'rb') as f:
+                return f.read().decode(errors='replace')
+        except FileNotFoundError:
+            return ''
 
     def running(self):
         return self.send is not None and self.send.poll() is None
