@@ -55,7 +55,10 @@ import smtpinst  # noqa: E402
 from mrinst import IS_ROOT, info  # noqa: E402
 
 PROGS = ('mailroom-send', 'mailroom-lspawn', 'mailroom-rspawn', 'mailroom-local', 'mailroom-remote',
-         'mailroom-smtpd', 'mailroom-queue')
+         'mailroom-smtpd', 'mailroom-queue', 'mailroom-queued')
+# The queue writer is restarted this long after its death (as svscan would, at most once a
+# second), so that the fallback, an exec'd mailroom-queue per message, runs and is killed too.
+WRITER_DOWN = 1.5
 TREE = ('mailroom-send', 'mailroom-lspawn', 'mailroom-rspawn')  # under mailroom-start
 LOCAL_RCPTS = ('ta@localhost', 'tb@localhost')
 REMOTE_DOMAIN = 'rcv.test'
@@ -194,6 +197,8 @@ class Torture:
         self.kills = {p: 0 for p in PROGS}
         self.kill_misses = {p: 0 for p in PROGS}
         self.restarts = 0
+        self.writer_restarts = 0
+        self.writer_dead_at = None  # when the writer was seen dead
         self.qchecks = 0         # looks at queue/new and queue/mess, each time the tree was down
         self.qbad = []           # (file, why) of queue files that were not whole
         self.stop_inject = threading.Event()
@@ -314,9 +319,30 @@ class Torture:
                 self.record(mid, 'sendmail', rcpts, None, 'timeout')
 
     # --- the supervisor and the killer ------------------------------------------------
-    def supervise(self):
-        """Restarts mailroom-start when the tree's root has exited (at most once a second)."""
+    def supervise_writer(self):
+        """Restarts the queue writer WRITER_DOWN s after it was seen dead."""
         a = self.a
+        if a.writer is not None and a.writer.poll() is None:
+            return
+        now = time.monotonic()
+        if self.writer_dead_at is None:
+            self.writer_dead_at = now
+        if now - self.writer_dead_at < WRITER_DOWN:
+            return
+        try:
+            a.writer = None
+            a.start_writer(ready_timeout=30)
+            self.writer_restarts += 1
+        except RuntimeError as e:
+            with self.lock:
+                self.errors.append('restart: %s' % e)
+        self.writer_dead_at = None
+
+    def supervise(self):
+        """Restarts mailroom-start when the tree's root has exited (at most once a second),
+        and the queue writer when it has died."""
+        a = self.a
+        self.supervise_writer()
         if a.running():
             return
         self.qchecks += 1
@@ -339,6 +365,10 @@ class Torture:
         """Waits up to window s for a live PROG of instance A, then SIGKILLs one at a random
         moment. Returns True if a kill was made."""
         deadline = time.monotonic() + window
+        if prog == 'mailroom-queue' and find_procs(self.bindir)['mailroom-queued']:
+            # the exec'd injector runs only while the writer is down: bring that about
+            if self.kill_one('mailroom-queued', window):
+                self.a.writer.wait(10)
         while time.monotonic() < deadline and not self.stop_kill.is_set():
             self.supervise()
             pids = find_procs(self.bindir)[prog]
@@ -354,6 +384,8 @@ class Torture:
                 self.kills[prog] += 1
                 if prog in TREE and self.a.send is not None and prog == 'mailroom-send':
                     self.a.send.wait(10)  # reap it, so the supervisor sees it gone
+                if prog == 'mailroom-queued' and self.a.writer is not None:
+                    self.a.writer.wait(10)
                 return True
             time.sleep(0.005)
         self.kill_misses[prog] += 1

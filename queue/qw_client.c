@@ -84,6 +84,46 @@ static void set_deadlines(qw *w, qw_client *c)
   tain_addsec_g(&c->death, QWRITE_DEATH);
 }
 
+/* One packet of at most QW_PACKET_MAX + 1 bytes into pkt, with the descriptors it carries:
+   the first FDS_RECV into fds (*nfd of them, ours to close, whatever the packet says), the
+   rest closed at once. Its length, or -1 with errno; *trunc when the kernel cut it. */
+static ssize_t recv_request(int sock, char *pkt, int *fds, unsigned int *nfd, int *trunc)
+{
+  union {
+    struct cmsghdr h;
+    char b[CMSG_SPACE(FDS_RECV * sizeof(int))];
+  } cm;
+  struct iovec iov = { .iov_base = pkt, .iov_len = QW_PACKET_MAX + 1 };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof cm.b };
+  ssize_t len = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  *nfd = 0;
+  *trunc = 0;
+  if (len < 0) return -1;
+  for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h)) {
+    size_t k, m;
+    if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
+    m = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (k = 0; k < m; k++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(h) + k * sizeof(int), sizeof(int));
+      if (*nfd < FDS_RECV) fds[(*nfd)++] = fd;
+      else close(fd);
+    }
+  }
+  *trunc = !!(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC));
+  return len;
+}
+
+/* Reads and drops one waiting packet, closing the descriptors it carries. */
+static void discard_request(int sock)
+{
+  char pkt[QW_PACKET_MAX + 1];
+  int fds[FDS_RECV], trunc;
+  unsigned int nfd, i;
+  if (recv_request(sock, pkt, fds, &nfd, &trunc) < 0) return;
+  for (i = 0; i < nfd; i++) close(fds[i]);
+}
+
 int qw_accept(qw *w, int lsock)
 {
   for (;;) {
@@ -99,8 +139,11 @@ int qw_accept(qw *w, int lsock)
       return 0;
     }
     if (w->n >= w->max) {
-      /* over the limit: say so at once (the client falls back to mailroom-queue) */
+      /* over the limit: say so at once (the client falls back to mailroom-queue). A request
+         already waiting is read first: closing a unix socket with unread data resets the
+         peer, which would lose the verdict. */
       qw_client tmp = { .sock = fd };
+      discard_request(fd);
       qw_client_verdict(&tmp, QQ_TEMP_REFUSED);
       close(fd);
       continue;
@@ -176,35 +219,17 @@ static int make_tmp(qw *w, qw_client *c)
 
 static void request(qw *w, qw_client *c)
 {
-  union {
-    struct cmsghdr h;
-    char b[CMSG_SPACE(FDS_RECV * sizeof(int))];
-  } cm;
   char pkt[QW_PACKET_MAX + 1];
-  struct iovec iov = { .iov_base = pkt, .iov_len = sizeof pkt };
-  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof cm.b };
   int fds[FDS_RECV] = { -1, -1, -1 };
   unsigned int nfd = 0, i;
-  int r, ok;
-  ssize_t len = recvmsg(c->sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  int r, ok, trunc;
+  ssize_t len = recv_request(c->sock, pkt, fds, &nfd, &trunc);
   if (len < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
     qw_client_drop(w, c); /* ECONNRESET: the client went away */
     return;
   }
-  /* every descriptor that arrived is ours to close, whatever the packet says */
-  for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h)) {
-    size_t k, m;
-    if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
-    m = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (k = 0; k < m; k++) {
-      int fd;
-      memcpy(&fd, CMSG_DATA(h) + k * sizeof(int), sizeof(int));
-      if (nfd < FDS_RECV) fds[nfd++] = fd;
-      else close(fd);
-    }
-  }
-  r = qwproto_request(pkt, (size_t)len, nfd, !!(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)));
+  r = qwproto_request(pkt, (size_t)len, nfd, trunc);
   ok = r == QWR_OK && readable_stream(fds[0]) && readable_stream(fds[1]);
   if (!ok) {
     for (i = 0; i < nfd; i++) close(fds[i]);

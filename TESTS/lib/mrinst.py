@@ -423,9 +423,10 @@ class Instance:
             time.sleep(0.02)
         raise RuntimeError('mailroom-start did not become mailroom-send in %.0f s' % ready_timeout)
 
-    def start_writer(self, ready_timeout=5.0):
+    def start_writer(self, ready_timeout=5.0, wrap=(), env=None):
         """Starts bin/mailroom-queued (as mrqueue when root) in its own process group,
-        output to queued.log; returns once it listens (bounded), or raises."""
+        output to queued.log; returns once it listens (bounded), or raises. wrap: a command
+        prefix run as root before the change of uid (strace); env: the environment."""
         if self.writer is not None and self.writer.poll() is None:
             return self.writer
         prefix = []
@@ -436,8 +437,9 @@ class Instance:
         before = os.path.getsize(logpath) if os.path.exists(logpath) else 0
         log = open(logpath, 'ab')
         try:
-            p = subprocess.Popen(prefix + [self.bin('mailroom-queued')], cwd=self.home, stdin=subprocess.DEVNULL,
-                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            p = subprocess.Popen(list(wrap) + prefix + [self.bin('mailroom-queued')], cwd=self.home,
+                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                 start_new_session=True, env=env)
         finally:
             log.close()
         self.procs.append(p)
