@@ -8,7 +8,7 @@ int qwproto_request(char const *s, size_t len, unsigned nfds, int trunc)
 {
   if (!len && !nfds) return QWR_EMPTY;
   if (trunc) return QWR_TRUNC;
-  if (len != QW_REQUEST_LEN || memcmp(s, QW_REQUEST, QW_REQUEST_LEN)) return QWR_HEADER;
+  if (len != QW_REQUEST_LEN || memcmp(s, QW_REQUEST, QW_REQUEST_LEN) != 0) return QWR_HEADER;
   if (nfds != QW_NFDS) return QWR_NFDS;
   return QWR_OK;
 }
@@ -48,7 +48,7 @@ int qwproto_reply(char const *s, size_t len, int *code, char *id)
 {
   size_t k;
   int c;
-  if (len < QW_MAGIC_LEN + 1 || memcmp(s, QW_MAGIC, QW_MAGIC_LEN)) return 0;
+  if (len < QW_MAGIC_LEN + 1 || memcmp(s, QW_MAGIC, QW_MAGIC_LEN) != 0) return 0;
   if (len == QW_GO_LEN && s[QW_MAGIC_LEN] == 'G') return 'G';
   if (len < QW_MAGIC_LEN + 5 || s[QW_MAGIC_LEN] != 'V' || s[QW_MAGIC_LEN + 1] != ' ') return 0;
   s += QW_MAGIC_LEN + 2;

@@ -125,7 +125,8 @@ static void shutdown_all(qw *w)
   strerr_warni("exit messages=", a, " commits=", b);
 }
 
-static void loop(qw *w, int lsock, int spfd, iopause_fd *x, qw_client **who)
+/* who[k] is 1 + the slot of the client x[k] belongs to, 0 for the listener and the selfpipe. */
+static void loop(qw *w, int lsock, int spfd, iopause_fd *x, unsigned int *who)
 {
   tain pause_until = TAIN_ZERO;
   for (;;) {
@@ -147,11 +148,11 @@ static void loop(qw *w, int lsock, int spfd, iopause_fd *x, qw_client **who)
       if (c->state == QW_FREE || c->state == QW_READY) continue;
       x[nx].fd = c->sock;
       x[nx].events = IOPAUSE_READ;
-      who[nx++] = c;
+      who[nx++] = i + 1;
       if (fd >= 0) {
         x[nx].fd = fd;
         x[nx].events = IOPAUSE_READ;
-        who[nx++] = c;
+        who[nx++] = i + 1;
       }
     }
     qw_deadlines(w, &deadline);
@@ -171,9 +172,9 @@ static void loop(qw *w, int lsock, int spfd, iopause_fd *x, qw_client **who)
           tain_from_millisecs(&t, EMFILE_PAUSE_MS);
           tain_add_g(&pause_until, &t);
         }
-      } else if (who[i]->state != QW_FREE && x[i].fd >= 0) {
+      } else if (who[i] && w->c[who[i] - 1].state != QW_FREE && x[i].fd >= 0) {
         /* the slot may have been failed (and its fds closed) earlier in this turn */
-        qw_client *c = who[i];
+        qw_client *c = &w->c[who[i] - 1];
         if (x[i].fd == c->sock || x[i].fd == c->msgfd || x[i].fd == c->envfd) qw_client_io(w, c, x[i].fd);
       }
     }
@@ -187,7 +188,7 @@ int main(int argc, char const *const *argv)
   char dbfile[PATH_MAX_LEN];
   size_t hl = strlen(auto_home);
   iopause_fd *x;
-  qw_client **who;
+  unsigned int *who;
   int lsock, spfd;
   unsigned int want;
   PROG = "mailroom-queued";
@@ -221,5 +222,8 @@ int main(int argc, char const *const *argv)
   }
   loop(&w, lsock, spfd, x, who);
   shutdown_all(&w);
+  free(who);
+  free(x);
+  free(w.c);
   return 0;
 }
