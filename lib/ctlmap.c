@@ -10,6 +10,7 @@
 #include <cdb.h>
 
 #include "ctlmap.h"
+#include "syncdir.h"
 
 #define READBUF 4096
 #define PATH_MAX_LEN 300
@@ -166,20 +167,6 @@ int ctlmap_exists(char const *name)
   return errno == ENOENT ? 0 : -1;
 }
 
-/* fsync of the control folder, so that the rename is durable before we say so. */
-static int sync_dir(void)
-{
-  int e, fd = open("control", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  if (fsync(fd) < 0) {
-    e = errno;
-    close(fd);
-    errno = e;
-    return -1;
-  }
-  return close(fd);
-}
-
 long ctlmap_make(char const *name, unsigned long *badline)
 {
   char src[PATH_MAX_LEN], dst[PATH_MAX_LEN], tmp[PATH_MAX_LEN];
@@ -209,7 +196,8 @@ long ctlmap_make(char const *name, unsigned long *badline)
   fd = -1;
   if (rename(tmp, dst) < 0) goto fail;
   close(lock);
-  if (sync_dir() < 0) return -1;
+  /* the rename is durable before we say so */
+  if (syncdir("control") < 0) return -1;
   return sc.nkeys;
 fail:
   e = errno;

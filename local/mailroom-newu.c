@@ -18,6 +18,7 @@
 #include <skalibs/types.h>
 #include "assign.h"
 #include "auto_home.h"
+#include "syncdir.h"
 
 #define SRC "users/assign"
 #define DST "users/assign.cdb"
@@ -101,7 +102,7 @@ int main(int argc, char const *const *argv)
   char buf[BUFFER_INSIZE];
   buffer b;
   struct cdb_make cm;
-  int fdsrc, fdtmp, fddir;
+  int fdsrc, fdtmp;
 
   PROG = "mailroom-newu";
   if (argc > 1) die_usage();
@@ -129,8 +130,6 @@ int main(int argc, char const *const *argv)
 
   /* The rename is durable only once users/ is. The new cdb is in place already: a
      failure here is reported, and running mailroom-newu again is harmless. */
-  fddir = open("users", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fddir < 0 || fd_sync(fddir) < 0) strerr_diefusys(111, "fsync ", "users");
-  close(fddir);
+  if (syncdir("users") < 0) strerr_diefusys(111, "fsync ", "users");
   return 0;
 }

@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <skalibs/allreadwrite.h>
@@ -37,15 +36,13 @@
 #include "envelope.h"
 #include "exitcodes.h"
 #include "qwrite.h"
+#include "syncdir.h"
 
 /* The injector gives up after DEATH seconds (queue/qwrite.h: below send's 36 hours). */
 #define DEATH QWRITE_DEATH
 /* Bytes per read of the message. */
 #define CHUNK 65536
 #define ENV_BYTES_MAX QWRITE_ENV_MAX
-/* Attempts at a fresh tmp/ name: the id has the microsecond and our pid, so a clash means
-   a file left by an earlier process of ours that had the same pid. */
-#define TMP_TRIES 5
 
 typedef struct qctx_s {
   qwrite_name n;
@@ -128,22 +125,11 @@ static ssize_t deadline_read(int fd, char *buf, size_t n, tain const *deadline)
 
 static int make_tmp(qctx *q)
 {
-  unsigned int i;
-  for (i = 0; i < TMP_TRIES; i++) {
-    struct timeval tv;
-    int fd;
-    gettimeofday(&tv, 0);
-    qwrite_name_set(&q->n, (unsigned long long)tv.tv_sec, (unsigned long)tv.tv_usec,
-                    (unsigned long)getpid());
-    fd = qwrite_open_tmp(&q->n);
-    if (fd >= 0) {
-      q->tmpmade = 1;
-      return fd;
-    }
-    if (errno != EEXIST) break;
-  }
-  die_tmp(q);
-  return -1;
+  qwrite_clock last = { 0, 0 };
+  int fd = qwrite_create(&q->n, (unsigned long)getpid(), &last);
+  if (fd < 0) die_tmp(q);
+  q->tmpmade = 1;
+  return fd;
 }
 
 /* fd 0 into the file; returns the message length. */
@@ -238,7 +224,7 @@ int main(int argc, char const *const *argv)
   q.newmade = 1;
   if (unlink(q.n.tmpfn) < 0) die_unlink(&q);
   q.tmpmade = 0;
-  if (qwrite_syncdir("new") < 0) die_sync(&q, "new");
+  if (syncdir("new") < 0) die_sync(&q, "new");
   q.newmade = 0; /* accepted: from here on nothing is undone */
   report_id(&q);
   qwrite_trigger();

@@ -39,11 +39,11 @@ typedef struct qw_s {
   qw_client *c;        /* max slots, allocated once */
   unsigned int max;    /* control/queuedclients */
   unsigned int n;      /* slots in use */
+  unsigned int nready; /* of them, READY: the commit at the end of each turn skips the slots when 0 */
   unsigned int timeout;
   char const *dbfile;  /* absolute path of control/databytes */
   unsigned long pid;
-  unsigned long long lastsec; /* the last id's time: ids are unique in the process */
-  unsigned long lastusec;
+  qwrite_clock last;   /* the last id made: ids are unique in the process */
   unsigned long long ncommits, nmsgs; /* for the log at exit */
   char chunk[QW_CHUNK];
 } qw;

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include <skalibs/allreadwrite.h>
@@ -24,9 +23,6 @@
 /* Descriptors a request may carry before the rest is cut (MSG_CTRUNC): one more than
    allowed, so that "too many" is seen as such, not as truncation. */
 #define FDS_RECV (QW_NFDS + 1)
-/* Attempts at a fresh tmp/ name: a clash means a file left by an earlier writer that had
-   our pid. */
-#define TMP_TRIES 5
 
 static void closefd(int *fd)
 {
@@ -49,6 +45,7 @@ void qw_client_close(qw *w, qw_client *c)
   closefd(&c->envfd);
   closefd(&c->tmpfd);
   stralloc_free(&c->env);
+  if (c->state == QW_READY) w->nready--;
   c->state = QW_FREE;
   c->tmpmade = c->newmade = 0;
   w->n--;
@@ -184,37 +181,13 @@ static int readable_stream(int fd)
   return 1;
 }
 
-/* A fresh tmp/ID: the time, made unique within the process (the clock may repeat or go
-   back), and our pid. 0, or -1 with errno. */
+/* A fresh tmp/ID (queue/qwrite.c: unique within the process). 0, or -1 with errno. */
 static int make_tmp(qw *w, qw_client *c)
 {
-  unsigned int i;
-  for (i = 0; i < TMP_TRIES; i++) {
-    struct timeval tv;
-    unsigned long long sec;
-    unsigned long usec;
-    gettimeofday(&tv, 0);
-    sec = (unsigned long long)tv.tv_sec;
-    usec = (unsigned long)tv.tv_usec;
-    if (sec < w->lastsec || (sec == w->lastsec && usec <= w->lastusec)) {
-      sec = w->lastsec;
-      usec = w->lastusec + 1;
-      if (usec >= 1000000UL) {
-        sec++;
-        usec = 0;
-      }
-    }
-    w->lastsec = sec;
-    w->lastusec = usec;
-    qwrite_name_set(&c->n, sec, usec, w->pid);
-    c->tmpfd = qwrite_open_tmp(&c->n);
-    if (c->tmpfd >= 0) {
-      c->tmpmade = 1;
-      return 0;
-    }
-    if (errno != EEXIST) return -1;
-  }
-  return -1;
+  c->tmpfd = qwrite_create(&c->n, w->pid, &w->last);
+  if (c->tmpfd < 0) return -1;
+  c->tmpmade = 1;
+  return 0;
 }
 
 static void request(qw *w, qw_client *c)
@@ -333,6 +306,7 @@ static void envelope(qw *w, qw_client *c)
   }
   stralloc_free(&c->env);
   c->state = QW_READY;
+  w->nready++;
 }
 
 void qw_client_io(qw *w, qw_client *c, int fd)

@@ -12,6 +12,7 @@
 
 #include "exitcodes.h"
 #include "qw.h"
+#include "syncdir.h"
 
 /* fsync, close, link, unlink of one READY client: 0, or the client has been failed. */
 static int make_name(qw *w, qw_client *c)
@@ -45,10 +46,9 @@ static int make_name(qw *w, qw_client *c)
 
 unsigned int qw_commit(qw *w)
 {
-  unsigned int i, named = 0, ready = 0;
-  for (i = 0; i < w->max; i++) ready += w->c[i].state == QW_READY;
-  if (!ready) return 0;
-  if (ready > 1)
+  unsigned int i, named = 0;
+  if (!w->nready) return 0;
+  if (w->nready > 1)
     /* Writeback of every file of the group starts before the first fsync waits: that fsync's
        journal commit then carries them all, and the later fsyncs find little left to do.
        A lone message skips it, and pays mailroom-queue's two fsyncs. */
@@ -57,7 +57,7 @@ unsigned int qw_commit(qw *w)
   for (i = 0; i < w->max; i++)
     if (w->c[i].state == QW_READY && !make_name(w, &w->c[i])) named++;
   if (!named) return 0;
-  if (qwrite_syncdir("new") < 0) {
+  if (syncdir("new") < 0) {
     strerr_warnwusys("fsync queue/new");
     for (i = 0; i < w->max; i++)
       if (w->c[i].state == QW_READY) qw_client_fail(w, &w->c[i], QQ_WRITE, "unable to fsync queue/new");

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <skalibs/allreadwrite.h>
@@ -24,9 +25,34 @@ void qwrite_name_set(qwrite_name *n, unsigned long long sec, unsigned long usec,
   memcpy(n->newfn + 4, n->id, k);
 }
 
-int qwrite_open_tmp(qwrite_name const *n)
+#define TMP_TRIES 5
+
+int qwrite_create(qwrite_name *n, unsigned long pid, qwrite_clock *last)
 {
-  return open(n->tmpfn, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0640);
+  unsigned int i;
+  for (i = 0; i < TMP_TRIES; i++) {
+    struct timeval tv;
+    unsigned long long sec;
+    unsigned long usec;
+    int fd;
+    gettimeofday(&tv, 0);
+    sec = (unsigned long long)tv.tv_sec;
+    usec = (unsigned long)tv.tv_usec;
+    if (sec < last->sec || (sec == last->sec && usec <= last->usec)) {
+      sec = last->sec;
+      usec = last->usec + 1;
+      if (usec >= 1000000UL) {
+        sec++;
+        usec = 0;
+      }
+    }
+    last->sec = sec;
+    last->usec = usec;
+    qwrite_name_set(n, sec, usec, pid);
+    fd = open(n->tmpfn, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0640);
+    if (fd >= 0 || errno != EEXIST) return fd;
+  }
+  return -1;
 }
 
 int qwrite_tmp_code(int err)
@@ -45,20 +71,6 @@ int qwrite_tail(int fd, unsigned long long msglen, char const *env, size_t envle
   msgfile_trailer(trailer, msglen, (unsigned long)envlen);
   if (allwrite(fd, env, envlen) < envlen) return -1;
   if (allwrite(fd, trailer, sizeof trailer) < sizeof trailer) return -1;
-  return 0;
-}
-
-int qwrite_syncdir(char const *dir)
-{
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), e;
-  if (fd < 0) return -1;
-  if (fsync(fd) < 0) {
-    e = errno;
-    close(fd);
-    errno = e;
-    return -1;
-  }
-  close(fd);
   return 0;
 }
 

@@ -24,8 +24,16 @@ typedef struct qwrite_name_s {
 
 /* Names the message sec.usec.pid. */
 extern void qwrite_name_set(qwrite_name *n, unsigned long long sec, unsigned long usec, unsigned long pid);
-/* Creates tmp/ID (O_EXCL, 0640): the fd, or -1 with errno (EEXIST: take another name). */
-extern int qwrite_open_tmp(qwrite_name const *n);
+/* The last id a process made, so that its ids stay unique when the clock repeats or steps
+   back (the writer names many messages in one process). */
+typedef struct qwrite_clock_s {
+  unsigned long long sec;
+  unsigned long usec;
+} qwrite_clock;
+/* Names the message (now, made later than *last; our pid) and creates tmp/ID (O_EXCL, 0640),
+   trying a few names: a clash means a file left by an earlier process with our pid. The
+   fd, or -1 with errno. */
+extern int qwrite_create(qwrite_name *n, unsigned long pid, qwrite_clock *last);
 /* The injector's exit code for a failed tmp/ creation: a full disk (no block or no inode)
    is QQ_WRITE, which callers say as "disk full"; anything else a broken queue. */
 extern int qwrite_tmp_code(int err);
@@ -33,8 +41,6 @@ extern int qwrite_tmp_code(int err);
 extern int qwrite_env_code(int e);
 /* Appends the envelope and the trailer to the message file (msglen bytes so far). 0 or -1. */
 extern int qwrite_tail(int fd, unsigned long long msglen, char const *env, size_t envlen);
-/* fsync of a folder. 0 or -1. */
-extern int qwrite_syncdir(char const *dir);
 /* After the message is safe: wakes mailroom-send through lock/trigger. Never fails. */
 extern void qwrite_trigger(void);
 #endif
