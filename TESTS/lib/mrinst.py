@@ -303,12 +303,16 @@ class Instance:
                 out[d] = []
         return out
 
-    def log(self):
+    def read_log(self, name):
+        """HOME/NAME as text ('' while it does not exist)."""
         try:
-            with open(self.path('send.log'), 'rb') as f:
+            with open(self.path(name), 'rb') as f:
                 return f.read().decode(errors='replace')
         except FileNotFoundError:
             return ''
+
+    def log(self):
+        return self.read_log('send.log')
 
     # --- users --------------------------------------------------------------------------------
     def assign_lines(self):
@@ -475,11 +479,7 @@ class Instance:
         return p
 
     def writer_log(self):
-        try:
-            with open(self.path('queued.log'), 'rb') as f:
-                return f.read().decode(errors='replace')
-        except FileNotFoundError:
-            return ''
+        return self.read_log('queued.log')
 
     def running(self):
         return self.send is not None and self.send.poll() is None

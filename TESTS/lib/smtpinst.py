@@ -316,11 +316,7 @@ class SmtpInstance(mrinst.Instance):
         self._wait_group(p.pid, 5)
 
     def service_log(self):
-        try:
-            with open(self.path('smtpd.service.log'), 'rb') as f:
-                return f.read().decode(errors='replace')
-        except FileNotFoundError:
-            return ''
+        return self.read_log('smtpd.service.log')
 
     def connect(self, port, timeout=20.0):
         s = socket.create_connection(('127.0.0.1', port), timeout=timeout)

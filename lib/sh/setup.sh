@@ -230,6 +230,10 @@ write_script() {
   chmod 0755 "$f.tmp"
   mv -f "$f.tmp" "$f"
 }
+# COMMAND as role user ROLE when we are root (setuidgid), else as ourselves: as_role ROLE COMMAND...
+as_role() {
+  if [ $root = 1 ]; then echo "setuidgid $*"; else echo "${*:2}"; fi
+}
 # One supervised service: service/NAME/run execs COMMAND with stderr in the log;
 # service/NAME/log/run runs multilog (as mrlog when root) into log/NAME.
 write_service() {
@@ -241,7 +245,7 @@ exec 2>&1
 exec $cmd
 EOF
   logcmd="multilog t $home/log/$name"
-  if [ $root = 1 ]; then logcmd="setuidgid mrlog $logcmd"; fi
+  logcmd=$(as_role mrlog "$logcmd")
   write_script "service/$name/log/run" <<EOF
 #!/bin/sh
 exec $logcmd

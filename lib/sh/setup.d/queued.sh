@@ -1,6 +1,6 @@
 # The queue writer's part of an instance (mailroom-queued, issue 14): sourced by
-# lib/sh/setup.sh, in the instance folder, with $home, $root and the functions say, warn and
-# write_service. The folder queued/ (mrqueue 0755, lib/sh/modes) holds the writer's socket,
+# lib/sh/setup.sh, in the instance folder, with $home, $root and the functions say, warn,
+# as_role and write_service. The folder queued/ (mrqueue 0755, lib/sh/modes) holds the writer's socket,
 # outside queue/ so that a client never needs to reach the queue itself; the service
 # service/queued (and runit/queued) runs bin/mailroom-queued as mrqueue. mailroom-smtpd and
 # sendmail hand their messages to it, and exec bin/mailroom-queue when it is not running.
@@ -11,11 +11,7 @@ queued_setup() {
     return 0
   fi
   mkdir -p queued
-  if [ "$root" = 1 ]; then
-    write_service queued "setuidgid mrqueue $home/bin/mailroom-queued"
-  else
-    write_service queued "$home/bin/mailroom-queued"
-  fi
+  write_service queued "$(as_role mrqueue "$home/bin/mailroom-queued")"
   say "service/queued: the queue writer on $home/queued/socket"
 }
 queued_setup
