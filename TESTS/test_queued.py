@@ -100,7 +100,12 @@ def hand(inst, message, env, cut_message=False, die_after=None):
     er, ew = os.pipe()
     s = connect(inst)
     try:
-        send_request(s, fds=(mr, er))
+        try:
+            send_request(s, fds=(mr, er))
+        except (BrokenPipeError, ConnectionResetError):
+            # refused and closed before the request went (over the client limit): the
+            # verdict may still be waiting, as lib/qwclient.c sees it when it falls back
+            return ('go refused', recv_packet(s) or b'')
         os.close(mr)
         os.close(er)
         mr = er = None
