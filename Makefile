@@ -50,7 +50,8 @@ LIBS_mailroom-queue   := $(STATIC) $(SKA)
 # the queue writer (issue 14): long-lived, so static buys nothing; no NSS lookups either
 LIBS_mailroom-queued  := $(SKA)
 LIBS_mailroom-inject  := $(SKA)
-LIBS_mailroom-send    := $(SKA)
+# send, qstat, qread, qctl and qcheck read control/virtualdomains.cdb (lib/vdomain_db.c)
+LIBS_mailroom-send    := $(CDB) $(SKA)
 LIBS_mailroom-start   := $(SKA)
 # rspawn links the worker protocol (remote/remote_wproto.c, libc only) from build/remote.a
 LIBS_mailroom-rspawn  := build/remote.a $(SKA)
@@ -67,10 +68,10 @@ LIBS_mailroom-passwd  := $(CDB) $(SKA) -lcrypt
 # never getpwnam (smtpd/smtpd_rcpt.c). Not with SANITIZE=1: sanitizers need the dynamic runtime.
 LIBS_mailroom-smtpd   := $(STATIC) $(CDB) $(SKA)
 LIBS_mailroom-newcontrol := $(CDB) $(SKA)
-LIBS_mailroom-qstat   := $(SKA)
-LIBS_mailroom-qread   := $(SKA)
-LIBS_mailroom-qctl    := $(SKA)
-LIBS_mailroom-qcheck  := $(SKA)
+LIBS_mailroom-qstat   := $(CDB) $(SKA)
+LIBS_mailroom-qread   := $(CDB) $(SKA)
+LIBS_mailroom-qctl    := $(CDB) $(SKA)
+LIBS_mailroom-qcheck  := $(CDB) $(SKA)
 LIBS_mailroom-report  := $(SKA) -lm
 # mailroom-remote is the libowfat program (its DNS resolver): never skalibs with it. Only
 # remote/ sees libowfat's headers; its pure modules use libc alone, so unit tests and fuzz

@@ -1,0 +1,245 @@
+/* control/virtualdomains(.cdb): lookups and the compiler (vdomain_db.h). The text is
+   streamed through a small buffer, never held whole. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+#include <cdb.h>
+
+#include "syncdir.h"
+#include "vdomain_db.h"
+
+#define READBUF 4096
+#define TMP_FILE "control/virtualdomains.cdb.tmp"
+
+int vdomain_scan(char const *path, vdomain_line_fn *f, void *ctx)
+{
+  char buf[READBUF];
+  char line[VDOMAIN_LINE_MAX];
+  size_t len = 0;
+  unsigned long long total = 0;
+  unsigned long lineno = 1;
+  int toolong = 0, r = 0, e;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      r = -1;
+      break;
+    }
+    total += (unsigned long long)n;
+    if (total > VDOMAIN_FILE_MAX) {
+      errno = EFBIG;
+      r = -1;
+      break;
+    }
+    if (!n) {
+      if (len || toolong) r = f(ctx, line, len, toolong, lineno);
+      break;
+    }
+    for (ssize_t i = 0; i < n && !r; i++) {
+      if (buf[i] == '\n') {
+        r = f(ctx, line, len, toolong, lineno++);
+        len = 0;
+        toolong = 0;
+      } else if (len < sizeof line) line[len++] = buf[i];
+      else toolong = 1;
+    }
+    if (r) break;
+  }
+  e = errno;
+  close(fd);
+  errno = e;
+  return r < 0 ? -1 : r;
+}
+
+/* --- lookup in the text: one pass, the best rank wins (the first of equal ones) --- */
+struct best {
+  char const *addr;
+  size_t len;
+  size_t rank;
+  enum vdomain_kind kind;
+  char prefix[VDOMAIN_PREFIX_MAX + 1];
+};
+
+static int text_line(void *ctx, char const *line, size_t len, int toolong, unsigned long lineno)
+{
+  struct best *b = ctx;
+  struct vdomain_rule r;
+  char const *why;
+  size_t k;
+  (void)lineno;
+  if (toolong || vdomain_parseline(line, len, &r, &why) != 1) return 0;
+  k = vdomain_rank(&r, b->addr, b->len);
+  if (k < b->rank) {
+    b->rank = k;
+    b->kind = r.kind;
+    memcpy(b->prefix, r.prefix, r.prefixlen + 1);
+  }
+  return 0;
+}
+
+static int text_lookup(char const *addr, size_t len, char *prefix, enum vdomain_kind *kind)
+{
+  struct best b = { .addr = addr, .len = len, .rank = (size_t)-1, .kind = VD_NONE };
+  if (vdomain_scan(VDOMAIN_FILE, &text_line, &b) < 0) return errno == ENOENT ? 0 : -1;
+  if (b.rank == (size_t)-1 || !b.prefix[0]) return 0;
+  memcpy(prefix, b.prefix, strlen(b.prefix) + 1);
+  if (kind) *kind = b.kind;
+  return 1;
+}
+
+/* --- lookup in the cdb: the keys in qmail-send's order --- */
+static int cdb_try(struct cdb *c, char const *key, size_t klen, char *prefix)
+{
+  unsigned vl;
+  int r = cdb_find(c, key, (unsigned)klen);
+  if (r <= 0) return r < 0 ? (errno = EPROTO, -1) : 0;
+  vl = cdb_datalen(c);
+  if (vl > VDOMAIN_PREFIX_MAX) return (errno = EPROTO, -1);
+  if (cdb_read(c, prefix, vl, cdb_datapos(c)) < 0) return (errno = EPROTO, -1);
+  prefix[vl] = 0;
+  return 1;
+}
+
+static int cdb_lookup(int fd, char const *lc, size_t len, size_t at, char *prefix, enum vdomain_kind *kind)
+{
+  struct cdb c;
+  enum vdomain_kind k = VD_ADDR;
+  int r;
+  if (cdb_init(&c, fd) < 0) return (errno = EPROTO, -1);
+  r = cdb_try(&c, lc, len, prefix);
+  if (!r) {
+    k = VD_DOMAIN;
+    r = cdb_try(&c, lc + at + 1, len - at - 1, prefix);
+  }
+  for (size_t i = at + 2; !r && i < len; i++)
+    if (lc[i] == '.') {
+      k = VD_SUB;
+      r = cdb_try(&c, lc + i, len - i, prefix);
+    }
+  if (!r) {
+    k = VD_ALL;
+    r = cdb_try(&c, "", 0, prefix);
+  }
+  cdb_free(&c);
+  if (r <= 0) return r;
+  if (!prefix[0]) return 0; /* an exception: not virtual */
+  if (kind) *kind = k;
+  return 1;
+}
+
+int vdomain_lookup(char const *addr, size_t len, char *prefix, enum vdomain_kind *kind)
+{
+  char lc[VDOMAIN_LINE_MAX];
+  size_t at = len;
+  int fd, r, e;
+  for (size_t i = len; i-- > 0;)
+    if (addr[i] == '@') {
+      at = i;
+      break;
+    }
+  /* no rule can be longer than a line: such an address can still match its domain */
+  if (at == len || !at || at + 1 == len) return 0;
+  if (len - at - 1 > VDOMAIN_DOMAIN_MAX) return 0;
+  if (len > sizeof lc) {
+    /* only the domain's rules can fit: look the domain up alone, as an address "x@dom" */
+    char shortaddr[VDOMAIN_DOMAIN_MAX + 2];
+    shortaddr[0] = 0;
+    /* the local part never matters for a domain rule; keep a one-byte stand-in that no
+       one-address rule can name (a rule's local part is atext, NUL is not) */
+    memcpy(shortaddr + 1, addr + at, len - at);
+    return vdomain_lookup(shortaddr, len - at + 1, prefix, kind);
+  }
+  for (size_t i = 0; i < len; i++) lc[i] = (addr[i] >= 'A' && addr[i] <= 'Z') ? (char)(addr[i] + 32) : addr[i];
+  fd = open(VDOMAIN_CDB, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno != ENOENT) return -1;
+    return text_lookup(lc, len, prefix, kind);
+  }
+  r = cdb_lookup(fd, lc, len, at, prefix, kind);
+  e = errno;
+  close(fd);
+  errno = e;
+  return r;
+}
+
+/* --- the compiler --- */
+struct make {
+  struct cdb_make cm;
+  long n;
+  unsigned long badline;
+  char const *why;
+};
+
+static int make_line(void *ctx, char const *line, size_t len, int toolong, unsigned long lineno)
+{
+  struct make *m = ctx;
+  struct vdomain_rule r;
+  int k;
+  if (toolong) {
+    m->badline = lineno;
+    m->why = "line longer than 1024 bytes";
+    return (errno = EINVAL, -1);
+  }
+  k = vdomain_parseline(line, len, &r, &m->why);
+  if (k < 0) {
+    m->badline = lineno;
+    return -1;
+  }
+  if (!k) return 0;
+  k = cdb_make_exists(&m->cm, r.key, (unsigned)r.keylen);
+  if (k < 0) return -1;
+  if (k) {
+    m->badline = lineno;
+    m->why = r.keylen ? "duplicate entry: this domain or address is listed above already"
+                      : "duplicate entry: a second catch-all ':prefix'";
+    return (errno = EINVAL, -1);
+  }
+  if (cdb_make_add(&m->cm, r.key, (unsigned)r.keylen, r.prefix, (unsigned)r.prefixlen) < 0) return -1;
+  m->n++;
+  return 0;
+}
+
+long vdomain_make(unsigned long *badline, char const **why)
+{
+  struct make m = { .n = 0, .badline = 0, .why = 0 };
+  int fd = -1, lock, e;
+  *badline = 0;
+  *why = 0;
+  lock = open(VDOMAIN_FILE, O_RDONLY | O_CLOEXEC);
+  if (lock < 0) return -1;
+  /* O_RDWR: cdb_make_exists reads back the records it has flushed */
+  /* the text stays locked while we work: two runs at once would share the .tmp */
+  if (flock(lock, LOCK_EX | LOCK_NB) < 0) goto fail;
+  fd = open(TMP_FILE, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0) goto fail;
+  if (cdb_make_start(&m.cm, fd) < 0) goto fail;
+  if (vdomain_scan(VDOMAIN_FILE, &make_line, &m) < 0) {
+    *badline = m.badline;
+    *why = m.why;
+    goto fail;
+  }
+  if (cdb_make_finish(&m.cm) < 0) goto fail;
+  if (fsync(fd) < 0) goto fail;
+  if (close(fd) < 0) {
+    fd = -1;
+    goto fail;
+  }
+  fd = -1;
+  if (rename(TMP_FILE, VDOMAIN_CDB) < 0) goto fail;
+  close(lock);
+  if (syncdir("control") < 0) return -1;
+  return m.n;
+fail:
+  e = errno;
+  if (fd >= 0) close(fd);
+  unlink(TMP_FILE);
+  close(lock);
+  errno = e;
+  return -1;
+}
