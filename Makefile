@@ -72,6 +72,7 @@ LIBS_mailroom-qstat   := $(CDB) $(SKA)
 LIBS_mailroom-qread   := $(CDB) $(SKA)
 LIBS_mailroom-qctl    := $(CDB) $(SKA)
 LIBS_mailroom-qcheck  := $(CDB) $(SKA)
+LIBS_mailroom-showctl := $(CDB) $(SKA)
 LIBS_mailroom-report  := $(SKA) -lm
 # mailroom-remote is the libowfat program (its DNS resolver): never skalibs with it. Only
 # remote/ sees libowfat's headers; its pure modules use libc alone, so unit tests and fuzz
