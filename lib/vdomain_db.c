@@ -136,32 +136,32 @@ static int cdb_lookup(int fd, char const *lc, size_t len, size_t at, char *prefi
 int vdomain_lookup(char const *addr, size_t len, char *prefix, enum vdomain_kind *kind)
 {
   char lc[VDOMAIN_LINE_MAX];
-  size_t at = len;
+  size_t at = len, from = 0, n;
   int fd, r, e;
   for (size_t i = len; i-- > 0;)
     if (addr[i] == '@') {
       at = i;
       break;
     }
-  /* no rule can be longer than a line: such an address can still match its domain */
   if (at == len || !at || at + 1 == len) return 0;
   if (len - at - 1 > VDOMAIN_DOMAIN_MAX) return 0;
+  n = len;
   if (len > sizeof lc) {
-    /* only the domain's rules can fit: look the domain up alone, as an address "x@dom" */
-    char shortaddr[VDOMAIN_DOMAIN_MAX + 2];
-    shortaddr[0] = 0;
-    /* the local part never matters for a domain rule; keep a one-byte stand-in that no
-       one-address rule can name (a rule's local part is atext, NUL is not) */
-    memcpy(shortaddr + 1, addr + at, len - at);
-    return vdomain_lookup(shortaddr, len - at + 1, prefix, kind);
+    /* longer than any rule: only its domain's rules can fit. Look up "\0@domain": the
+       local part never matters to them, and no one-address rule holds a NUL. */
+    lc[0] = 0;
+    from = at;
+    n = len - at + 1;
+    at = 1;
   }
-  for (size_t i = 0; i < len; i++) lc[i] = (addr[i] >= 'A' && addr[i] <= 'Z') ? (char)(addr[i] + 32) : addr[i];
+  for (size_t i = n - (len - from); i < n; i++, from++)
+    lc[i] = (addr[from] >= 'A' && addr[from] <= 'Z') ? (char)(addr[from] + 32) : addr[from];
   fd = open(VDOMAIN_CDB, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno != ENOENT) return -1;
-    return text_lookup(lc, len, prefix, kind);
+    return text_lookup(lc, n, prefix, kind);
   }
-  r = cdb_lookup(fd, lc, len, at, prefix, kind);
+  r = cdb_lookup(fd, lc, n, at, prefix, kind);
   e = errno;
   close(fd);
   errno = e;

@@ -43,7 +43,7 @@ static void clean(struct vdomain_rule const *r)
   n = (size_t)snprintf(line, sizeof line, "%s:%s", r->key, r->prefix);
   if (n > VDOMAIN_LINE_MAX) return;
   FAIL_IF(vdomain_parseline(line, n, &again, &why) != 1);
-  FAIL_IF(again.kind != r->kind || strcmp(again.key, r->key) || strcmp(again.prefix, r->prefix));
+  FAIL_IF(again.kind != r->kind || strcmp(again.key, r->key) != 0 || strcmp(again.prefix, r->prefix) != 0);
 }
 
 /* The rule whose key is k (klen bytes), the first one: as cdb_find answers. */
