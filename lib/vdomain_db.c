@@ -133,10 +133,16 @@ static int cdb_lookup(int fd, char const *lc, size_t len, size_t at, char *prefi
   return 1;
 }
 
+static size_t lowercopy(char *d, char const *s, size_t n)
+{
+  for (size_t i = 0; i < n; i++) d[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
+  return n;
+}
+
 int vdomain_lookup(char const *addr, size_t len, char *prefix, enum vdomain_kind *kind)
 {
   char lc[VDOMAIN_LINE_MAX];
-  size_t at = len, from = 0, n;
+  size_t at = len, n;
   int fd, r, e;
   for (size_t i = len; i-- > 0;)
     if (addr[i] == '@') {
@@ -145,17 +151,14 @@ int vdomain_lookup(char const *addr, size_t len, char *prefix, enum vdomain_kind
     }
   if (at == len || !at || at + 1 == len) return 0;
   if (len - at - 1 > VDOMAIN_DOMAIN_MAX) return 0;
-  n = len;
   if (len > sizeof lc) {
     /* longer than any rule: only its domain's rules can fit. Look up "\0@domain": the
        local part never matters to them, and no one-address rule holds a NUL. */
     lc[0] = 0;
-    from = at;
-    n = len - at + 1;
+    n = 1 + lowercopy(lc + 1, addr + at, len - at);
     at = 1;
-  }
-  for (size_t i = n - (len - from); i < n; i++, from++)
-    lc[i] = (addr[from] >= 'A' && addr[from] <= 'Z') ? (char)(addr[from] + 32) : addr[from];
+  } else
+    n = lowercopy(lc, addr, len);
   fd = open(VDOMAIN_CDB, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno != ENOENT) return -1;
