@@ -223,8 +223,12 @@ long vdomain_make(unsigned long *badline, char const **why)
   if (fd < 0) goto fail;
   if (cdb_make_start(&m.cm, fd) < 0) goto fail;
   if (vdomain_scan(VDOMAIN_FILE, &make_line, &m) < 0) {
+    e = errno;
     *badline = m.badline;
     *why = m.why;
+    /* tinycdb frees its records only in cdb_make_finish: into the .tmp that goes away */
+    (void)cdb_make_finish(&m.cm);
+    errno = e;
     goto fail;
   }
   if (cdb_make_finish(&m.cm) < 0) goto fail;
