@@ -4,11 +4,10 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 #include <cdb.h>
 
-#include "syncdir.h"
+#include "cdbfile.h"
 #include "vdomain_db.h"
 
 #define READBUF 4096
@@ -173,10 +172,10 @@ int vdomain_lookup(char const *addr, size_t len, char *prefix, enum vdomain_kind
 
 /* --- the compiler --- */
 struct make {
-  struct cdb_make cm;
   long n;
   unsigned long badline;
   char const *why;
+  struct cdb_make *cm;
 };
 
 static int make_line(void *ctx, char const *line, size_t len, int toolong, unsigned long lineno)
@@ -195,7 +194,7 @@ static int make_line(void *ctx, char const *line, size_t len, int toolong, unsig
     return -1;
   }
   if (!k) return 0;
-  k = cdb_make_exists(&m->cm, r.key, (unsigned)r.keylen);
+  k = cdb_make_exists(m->cm, r.key, (unsigned)r.keylen);
   if (k < 0) return -1;
   if (k) {
     m->badline = lineno;
@@ -203,50 +202,23 @@ static int make_line(void *ctx, char const *line, size_t len, int toolong, unsig
                       : "duplicate entry: a second catch-all ':prefix'";
     return (errno = EINVAL, -1);
   }
-  if (cdb_make_add(&m->cm, r.key, (unsigned)r.keylen, r.prefix, (unsigned)r.prefixlen) < 0) return -1;
+  if (cdb_make_add(m->cm, r.key, (unsigned)r.keylen, r.prefix, (unsigned)r.prefixlen) < 0) return -1;
   m->n++;
   return 0;
 }
 
+static int fill(struct cdb_make *cm, void *ctx)
+{
+  struct make *m = ctx;
+  m->cm = cm;
+  return vdomain_scan(VDOMAIN_FILE, &make_line, m) < 0 ? -1 : 0;
+}
+
 long vdomain_make(unsigned long *badline, char const **why)
 {
-  struct make m = { .n = 0, .badline = 0, .why = 0 };
-  int fd = -1, lock, e;
-  *badline = 0;
-  *why = 0;
-  lock = open(VDOMAIN_FILE, O_RDONLY | O_CLOEXEC);
-  if (lock < 0) return -1;
-  /* O_RDWR: cdb_make_exists reads back the records it has flushed */
-  /* the text stays locked while we work: two runs at once would share the .tmp */
-  if (flock(lock, LOCK_EX | LOCK_NB) < 0) goto fail;
-  fd = open(TMP_FILE, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0) goto fail;
-  if (cdb_make_start(&m.cm, fd) < 0) goto fail;
-  if (vdomain_scan(VDOMAIN_FILE, &make_line, &m) < 0) {
-    e = errno;
-    *badline = m.badline;
-    *why = m.why;
-    /* tinycdb frees its records only in cdb_make_finish: into the .tmp that goes away */
-    (void)cdb_make_finish(&m.cm);
-    errno = e;
-    goto fail;
-  }
-  if (cdb_make_finish(&m.cm) < 0) goto fail;
-  if (fsync(fd) < 0) goto fail;
-  if (close(fd) < 0) {
-    fd = -1;
-    goto fail;
-  }
-  fd = -1;
-  if (rename(TMP_FILE, VDOMAIN_CDB) < 0) goto fail;
-  close(lock);
-  if (syncdir("control") < 0) return -1;
-  return m.n;
-fail:
-  e = errno;
-  if (fd >= 0) close(fd);
-  unlink(TMP_FILE);
-  close(lock);
-  errno = e;
-  return -1;
+  struct make m = { .n = 0, .badline = 0, .why = 0, .cm = 0 };
+  int r = cdbfile_make(VDOMAIN_FILE, TMP_FILE, VDOMAIN_CDB, "control", &fill, &m);
+  *badline = m.badline;
+  *why = m.badline ? m.why : 0;
+  return r < 0 ? -1 : m.n;
 }
