@@ -10,8 +10,8 @@
 
 #include "ctlmap.h"
 #include "cdbfile.h"
+#include "linescan.h"
 
-#define READBUF 4096
 #define PATH_MAX_LEN 300
 
 struct scan {
@@ -69,50 +69,23 @@ static int line_end(struct scan *sc, line_fn *f, char *line, size_t len, int too
   return f(sc, line + a, len - a, toolong, lineno);
 }
 
+struct each {
+  struct scan *sc;
+  line_fn *f;
+};
+
+static int each_one(void *ctx, char *line, size_t len, int toolong, unsigned long lineno)
+{
+  struct each *x = ctx;
+  for (size_t i = 0; i < len; i++) line[i] = lower(line[i]);
+  return line_end(x->sc, x->f, line, len, toolong, lineno);
+}
+
 /* Reads path line by line. 1 stopped by f, 0 read to the end, -1 error; ENOENT passes. */
 static int each_line(char const *path, line_fn *f, struct scan *sc)
 {
-  char buf[READBUF];
-  char line[CTLMAP_KEY_MAX + 1];
-  size_t len = 0;
-  unsigned long long total = 0;
-  unsigned long lineno = 1;
-  int toolong = 0, r = 0, e;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    ssize_t i;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      r = -1;
-      break;
-    }
-    total += (unsigned long long)n;
-    if (total > CTLMAP_FILE_MAX) {
-      errno = EFBIG;
-      r = -1;
-      break;
-    }
-    if (!n) {
-      if (len || toolong) r = line_end(sc, f, line, len, toolong, lineno);
-      break;
-    }
-    for (i = 0; i < n && !r; i++) {
-      if (buf[i] == '\n') {
-        r = line_end(sc, f, line, len, toolong, lineno++);
-        len = 0;
-        toolong = 0;
-      } else if (len < CTLMAP_KEY_MAX) {
-        line[len++] = lower(buf[i]);
-      } else toolong = 1;
-    }
-    if (r) break;
-  }
-  e = errno;
-  close(fd);
-  errno = e;
-  return r;
+  struct each x = { .sc = sc, .f = f };
+  return linescan(path, &each_one, &x);
 }
 
 static int cdb_has(char const *path, char const *key, size_t len)

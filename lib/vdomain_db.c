@@ -8,53 +8,12 @@
 #include <cdb.h>
 
 #include "cdbfile.h"
+#include "linescan.h"
 #include "vdomain_db.h"
 
-#define READBUF 4096
-#define TMP_FILE "control/virtualdomains.cdb.tmp"
+_Static_assert(VDOMAIN_LINE_MAX == LINESCAN_MAX, "a rule is a line of linescan.h's");
 
-int vdomain_scan(char const *path, vdomain_line_fn *f, void *ctx)
-{
-  char buf[READBUF];
-  char line[VDOMAIN_LINE_MAX];
-  size_t len = 0;
-  unsigned long long total = 0;
-  unsigned long lineno = 1;
-  int toolong = 0, r = 0, e;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      r = -1;
-      break;
-    }
-    total += (unsigned long long)n;
-    if (total > VDOMAIN_FILE_MAX) {
-      errno = EFBIG;
-      r = -1;
-      break;
-    }
-    if (!n) {
-      if (len || toolong) r = f(ctx, line, len, toolong, lineno);
-      break;
-    }
-    for (ssize_t i = 0; i < n && !r; i++) {
-      if (buf[i] == '\n') {
-        r = f(ctx, line, len, toolong, lineno++);
-        len = 0;
-        toolong = 0;
-      } else if (len < sizeof line) line[len++] = buf[i];
-      else toolong = 1;
-    }
-    if (r) break;
-  }
-  e = errno;
-  close(fd);
-  errno = e;
-  return r < 0 ? -1 : r;
-}
+#define TMP_FILE "control/virtualdomains.cdb.tmp"
 
 /* --- lookup in the text: one pass, the best rank wins (the first of equal ones) --- */
 struct best {
@@ -65,7 +24,7 @@ struct best {
   char prefix[VDOMAIN_PREFIX_MAX + 1];
 };
 
-static int text_line(void *ctx, char const *line, size_t len, int toolong, unsigned long lineno)
+static int text_line(void *ctx, char *line, size_t len, int toolong, unsigned long lineno)
 {
   struct best *b = ctx;
   struct vdomain_rule r;
@@ -85,7 +44,7 @@ static int text_line(void *ctx, char const *line, size_t len, int toolong, unsig
 static int text_lookup(char const *addr, size_t len, char *prefix, enum vdomain_kind *kind)
 {
   struct best b = { .addr = addr, .len = len, .rank = (size_t)-1, .kind = VD_NONE };
-  if (vdomain_scan(VDOMAIN_FILE, &text_line, &b) < 0) return errno == ENOENT ? 0 : -1;
+  if (linescan(VDOMAIN_FILE, &text_line, &b) < 0) return errno == ENOENT ? 0 : -1;
   if (b.rank == (size_t)-1 || !b.prefix[0]) return 0;
   memcpy(prefix, b.prefix, strlen(b.prefix) + 1);
   if (kind) *kind = b.kind;
@@ -178,7 +137,7 @@ struct make {
   struct cdb_make *cm;
 };
 
-static int make_line(void *ctx, char const *line, size_t len, int toolong, unsigned long lineno)
+static int make_line(void *ctx, char *line, size_t len, int toolong, unsigned long lineno)
 {
   struct make *m = ctx;
   struct vdomain_rule r;
@@ -211,7 +170,7 @@ static int fill(struct cdb_make *cm, void *ctx)
 {
   struct make *m = ctx;
   m->cm = cm;
-  return vdomain_scan(VDOMAIN_FILE, &make_line, m) < 0 ? -1 : 0;
+  return linescan(VDOMAIN_FILE, &make_line, m) < 0 ? -1 : 0;
 }
 
 long vdomain_make(unsigned long *badline, char const **why)

@@ -9,7 +9,6 @@
 
 #define VDOMAIN_FILE "control/virtualdomains"
 #define VDOMAIN_CDB "control/virtualdomains.cdb"
-#define VDOMAIN_FILE_MAX (64UL << 20) /* a larger text is an error (EFBIG) */
 
 /* The rule for addr (len bytes). 1: virtual, prefix (VDOMAIN_PREFIX_MAX + 1 bytes) holds
    the prefix and *kind (may be 0) how it matched; 0: not virtual (no rule, an exception,
@@ -17,13 +16,6 @@
    Lines of the text that do not parse are skipped (mailroom-newcontrol refuses them,
    mailroom-showctl names them). */
 extern int vdomain_lookup(char const *addr, size_t len, char *prefix, enum vdomain_kind *kind);
-
-/* One line of the text: lineno from 1; toolong when the line was longer than
-   VDOMAIN_LINE_MAX (line then holds its first bytes). Return 0 to go on, 1 to stop, -1
-   error. */
-typedef int vdomain_line_fn(void *ctx, char const *line, size_t len, int toolong, unsigned long lineno);
-/* Streams path through f. 1 stopped by f, 0 read to the end, -1 error (errno; EFBIG). */
-extern int vdomain_scan(char const *path, vdomain_line_fn *f, void *ctx);
 
 /* Compiles control/virtualdomains into its cdb (.cdb.tmp, fsync, rename, control/
    fsynced) under an exclusive flock of the text. Returns the number of rules, or -1:

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include "control.h"
+#include "linescan.h"
 #include "qtool.h"
 #include "showctl.h"
 #include "vdomain.h"
@@ -99,12 +100,12 @@ static void value_add(struct lines *l, char const *s, size_t n)
   l->e->value[l->vlen] = 0;
 }
 
-static int one_line(void *ctx, char const *s, size_t n, int toolong, unsigned long lineno)
+static int one_line(void *ctx, char *s, size_t n, int toolong, unsigned long lineno)
 {
   struct lines *l = ctx;
   size_t a = 0;
   if (toolong) {
-    sc_mistake(l->r, l->name, lineno, "line longer than %d bytes", VDOMAIN_LINE_MAX);
+    sc_mistake(l->r, l->name, lineno, "line longer than %d bytes", LINESCAN_MAX);
     return 0;
   }
   while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r')) n--;
@@ -247,7 +248,7 @@ static void read_lines(struct sc_report *r, struct sc_entry *e, struct lines *l)
     case SC_ROUTES: l->check = check_routeline; break;
     default: l->check = check_tlsline; break;
   }
-  if (vdomain_scan(path, one_line, l) < 0 && errno != ENOENT)
+  if (linescan(path, one_line, l) < 0 && errno != ENOENT)
     sc_mistake(r, e->f->name, 0, "cannot be read: %s", strerror(errno));
 }
 
