@@ -53,7 +53,8 @@ LIBS_mailroom-queued  := $(SKA)
 # stays dynamic, but skalibs is linked in: one shared library fewer for the loader to map and
 # relocate per injection (issue 14, figure 3: about 0.3 ms of the 3 ms that one costs).
 LIBS_mailroom-inject  := -l:libskarnet.a
-LIBS_mailroom-send    := $(SKA)
+# send, qstat, qread, qctl and qcheck read control/virtualdomains.cdb (lib/vdomain_db.c)
+LIBS_mailroom-send    := $(CDB) $(SKA)
 LIBS_mailroom-start   := $(SKA)
 # rspawn links the worker protocol (remote/remote_wproto.c, libc only) from build/remote.a
 LIBS_mailroom-rspawn  := build/remote.a $(SKA)
@@ -70,10 +71,11 @@ LIBS_mailroom-passwd  := $(CDB) $(SKA) -lcrypt
 # never getpwnam (smtpd/smtpd_rcpt.c). Not with SANITIZE=1: sanitizers need the dynamic runtime.
 LIBS_mailroom-smtpd   := $(STATIC) $(CDB) $(SKA)
 LIBS_mailroom-newcontrol := $(CDB) $(SKA)
-LIBS_mailroom-qstat   := $(SKA)
-LIBS_mailroom-qread   := $(SKA)
-LIBS_mailroom-qctl    := $(SKA)
-LIBS_mailroom-qcheck  := $(SKA)
+LIBS_mailroom-qstat   := $(CDB) $(SKA)
+LIBS_mailroom-qread   := $(CDB) $(SKA)
+LIBS_mailroom-qctl    := $(CDB) $(SKA)
+LIBS_mailroom-qcheck  := $(CDB) $(SKA)
+LIBS_mailroom-showctl := $(CDB) $(SKA)
 LIBS_mailroom-report  := $(SKA) -lm
 # mailroom-remote is the libowfat program (its DNS resolver): never skalibs with it. Only
 # remote/ sees libowfat's headers; its pure modules use libc alone, so unit tests and fuzz

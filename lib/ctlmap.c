@@ -4,19 +4,19 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cdb.h>
 
 #include "ctlmap.h"
-#include "syncdir.h"
+#include "cdbfile.h"
+#include "linescan.h"
 
-#define READBUF 4096
 #define PATH_MAX_LEN 300
 
 struct scan {
-  char const *key; /* lowercase */
+  char const *name; /* ctlmap_make: control/NAME */
+  char const *key;  /* lowercase */
   size_t len;
   struct cdb_make *cm;
   long nkeys;
@@ -69,50 +69,23 @@ static int line_end(struct scan *sc, line_fn *f, char *line, size_t len, int too
   return f(sc, line + a, len - a, toolong, lineno);
 }
 
+struct each {
+  struct scan *sc;
+  line_fn *f;
+};
+
+static int each_one(void *ctx, char *line, size_t len, int toolong, unsigned long lineno)
+{
+  struct each *x = ctx;
+  for (size_t i = 0; i < len; i++) line[i] = lower(line[i]);
+  return line_end(x->sc, x->f, line, len, toolong, lineno);
+}
+
 /* Reads path line by line. 1 stopped by f, 0 read to the end, -1 error; ENOENT passes. */
 static int each_line(char const *path, line_fn *f, struct scan *sc)
 {
-  char buf[READBUF];
-  char line[CTLMAP_KEY_MAX + 1];
-  size_t len = 0;
-  unsigned long long total = 0;
-  unsigned long lineno = 1;
-  int toolong = 0, r = 0, e;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    ssize_t i;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      r = -1;
-      break;
-    }
-    total += (unsigned long long)n;
-    if (total > CTLMAP_FILE_MAX) {
-      errno = EFBIG;
-      r = -1;
-      break;
-    }
-    if (!n) {
-      if (len || toolong) r = line_end(sc, f, line, len, toolong, lineno);
-      break;
-    }
-    for (i = 0; i < n && !r; i++) {
-      if (buf[i] == '\n') {
-        r = line_end(sc, f, line, len, toolong, lineno++);
-        len = 0;
-        toolong = 0;
-      } else if (len < CTLMAP_KEY_MAX) {
-        line[len++] = lower(buf[i]);
-      } else toolong = 1;
-    }
-    if (r) break;
-  }
-  e = errno;
-  close(fd);
-  errno = e;
-  return r;
+  struct each x = { .sc = sc, .f = f };
+  return linescan(path, &each_one, &x);
 }
 
 static int cdb_has(char const *path, char const *key, size_t len)
@@ -167,43 +140,24 @@ int ctlmap_exists(char const *name)
   return errno == ENOENT ? 0 : -1;
 }
 
+static int fill(struct cdb_make *cm, void *ctx)
+{
+  struct scan *sc = ctx;
+  char src[PATH_MAX_LEN];
+  sc->cm = cm;
+  if (path_of(src, sc->name, "") < 0) return -1;
+  return each_line(src, &line_add, sc) < 0 ? -1 : 0;
+}
+
 long ctlmap_make(char const *name, unsigned long *badline)
 {
   char src[PATH_MAX_LEN], dst[PATH_MAX_LEN], tmp[PATH_MAX_LEN];
-  struct cdb_make cm;
-  struct scan sc = { .key = 0, .len = 0, .cm = &cm, .nkeys = 0, .badline = 0 };
-  int fd = -1, lock, e;
+  struct scan sc = { .name = name, .key = 0, .len = 0, .cm = 0, .nkeys = 0, .badline = 0 };
+  int r;
   if (badline) *badline = 0;
   if (path_of(src, name, "") < 0 || path_of(dst, name, ".cdb") < 0 || path_of(tmp, name, ".cdb.tmp") < 0)
     return -1;
-  /* the source stays locked while we work: two runs at once would share NAME.cdb.tmp */
-  lock = open(src, O_RDONLY | O_CLOEXEC);
-  if (lock < 0) return -1;
-  if (flock(lock, LOCK_EX | LOCK_NB) < 0) goto fail;
-  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (fd < 0) goto fail;
-  if (cdb_make_start(&cm, fd) < 0) goto fail;
-  if (each_line(src, &line_add, &sc) < 0) {
-    if (badline) *badline = sc.badline;
-    goto fail;
-  }
-  if (cdb_make_finish(&cm) < 0) goto fail;
-  if (fsync(fd) < 0) goto fail;
-  if (close(fd) < 0) {
-    fd = -1;
-    goto fail;
-  }
-  fd = -1;
-  if (rename(tmp, dst) < 0) goto fail;
-  close(lock);
-  /* the rename is durable before we say so */
-  if (syncdir("control") < 0) return -1;
-  return sc.nkeys;
-fail:
-  e = errno;
-  if (fd >= 0) close(fd);
-  unlink(tmp);
-  close(lock);
-  errno = e;
-  return -1;
+  r = cdbfile_make(src, tmp, dst, "control", &fill, &sc);
+  if (badline) *badline = sc.badline;
+  return r < 0 ? -1 : sc.nkeys;
 }

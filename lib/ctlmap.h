@@ -8,9 +8,10 @@
    CR around a line are cut. Paths are relative to the cwd (the instance home). libc and
    tinycdb only (link -l:libcdb.a before -lskarnet, LIBRARIES.md). */
 #include <stddef.h>
+#include "linescan.h"
 
-#define CTLMAP_KEY_MAX 1024 /* longer lines never match; mailroom-newcontrol refuses them */
-#define CTLMAP_FILE_MAX (64UL << 20) /* a text file larger than this is an error (EFBIG) */
+#define CTLMAP_KEY_MAX LINESCAN_MAX /* 1024: longer lines never match; mailroom-newcontrol refuses them */
+#define CTLMAP_FILE_MAX LINESCAN_FILE_MAX /* a text file larger than this is an error (EFBIG) */
 
 /* 1 if key (len bytes) is in control/NAME(.cdb), 0 if not or if neither file exists,
    -1 on error (errno; EPROTO for a corrupt cdb). */

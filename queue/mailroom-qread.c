@@ -52,6 +52,7 @@ static void text(struct qt_msg const *l, size_t n, time_t now, int all)
         snprintf(next, sizeof next, "%s", r->state == 'T' ? "now" : "-");
       qt_putf(buffer_1, "  %s %s tries=%u next=%s <%s>", r->chan == 'R' ? "remote" : "local", statename(m, i),
               r->attempts, next, r->addr);
+      if (r->vaddr) qt_putf(buffer_1, " virtual=<%s>", r->vaddr);
       if (r->text[0]) qt_putf(buffer_1, " last=\"%s\"", r->text);
       qt_put(buffer_1, "\n");
     }
@@ -79,6 +80,10 @@ static void json(struct qt_msg const *l, size_t n, time_t now, int all)
       qt_putf(buffer_1, ",\"channel\":\"%s\",\"state\":\"%s\",\"tries\":%u,\"next\":%llu,\"last\":",
               r->chan == 'R' ? "remote" : "local", statename(m, i), r->attempts, r->next);
       qt_json_str(buffer_1, r->text);
+      if (r->vaddr) {
+        qt_put(buffer_1, ",\"virtual\":");
+        qt_json_str(buffer_1, r->vaddr);
+      }
       qt_put(buffer_1, "}");
     }
     qt_put(buffer_1, "]}");

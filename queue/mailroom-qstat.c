@@ -30,6 +30,7 @@ int main(int argc, char const *const *argv)
   struct qt_cf cf = { 0 };
   struct qt_list l;
   struct count b[QT_NBUCKET] = { { 0, 0 } }, chan[2] = { { 0, 0 } }, total = { 0, 0 };
+  struct count virt = { 0, 0 }; /* of the local channel's: a virtual domain's (vdomain.h) */
   unsigned long long bytes = 0;
   struct qt_msg const *oldest = 0;
   time_t now = time(0);
@@ -45,7 +46,7 @@ int main(int argc, char const *const *argv)
   if (qt_load(&l, &cf) < 0) strerr_diefu1sys(111, "read the queue (run as root or mrsend)");
   for (size_t k = 0; k < l.n; k++) {
     struct qt_msg const *m = &l.m[k];
-    int seen[QT_NBUCKET] = { 0 }, seenc[2] = { 0, 0 };
+    int seen[QT_NBUCKET] = { 0 }, seenc[2] = { 0, 0 }, seenv = 0;
     total.msgs++;
     bytes += m->msglen;
     if (!oldest) oldest = m;
@@ -58,6 +59,10 @@ int main(int argc, char const *const *argv)
       if (q == QT_BOUNCING) continue;
       chan[c].rcpts++;
       if (!seenc[c]++) chan[c].msgs++;
+      if (m->r[i].vaddr) {
+        virt.rcpts++;
+        if (!seenv++) virt.msgs++;
+      }
     }
   }
   if (json) {
@@ -66,6 +71,7 @@ int main(int argc, char const *const *argv)
       qt_putf(buffer_1, ",\"%s\":{\"messages\":%lu,\"recipients\":%lu}", bucket_name[q], b[q].msgs, b[q].rcpts);
     qt_putf(buffer_1, ",\"local\":{\"messages\":%lu,\"recipients\":%lu},\"remote\":{\"messages\":%lu,\"recipients\":%lu}",
             chan[0].msgs, chan[0].rcpts, chan[1].msgs, chan[1].rcpts);
+    qt_putf(buffer_1, ",\"virtual\":{\"messages\":%lu,\"recipients\":%lu}", virt.msgs, virt.rcpts);
     qt_putf(buffer_1, ",\"unreadable\":%lu,\"oldest\":", l.bad);
     if (oldest) {
       qt_put(buffer_1, "{\"id\":");
@@ -81,6 +87,8 @@ int main(int argc, char const *const *argv)
         qt_putf(buffer_1, "  %-32s %8lu messages %8lu recipients\n", bucket_text[q], b[q].msgs, b[q].rcpts);
     qt_putf(buffer_1, "  %-32s %8lu messages %8lu recipients\n", "local channel (to do)", chan[0].msgs, chan[0].rcpts);
     qt_putf(buffer_1, "  %-32s %8lu messages %8lu recipients\n", "remote channel (to do)", chan[1].msgs, chan[1].rcpts);
+    if (virt.rcpts)
+      qt_putf(buffer_1, "  %-32s %8lu messages %8lu recipients\n", "of local: virtual domains", virt.msgs, virt.rcpts);
     if (oldest) {
       qt_age(age, sizeof age, (long long)now - (long long)oldest->arrival);
       qt_putf(buffer_1, "oldest: %s, %s old\n", oldest->id, age);

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <skalibs/buffer.h>
 #include "qid.h"
+#include "vdomain.h"
 
 #define QT_INFO_HEADER 64
 #define QT_INFO_RECORD 256
@@ -23,6 +24,7 @@ struct qt_rcpt {
   char const *addr; /* into the message's envelope */
   char state;       /* 'T' 'D' 'F' 'B' */
   char chan;        /* 'L' 'R' */
+  char *vaddr;      /* a virtual domain's: prefix-local@domain (malloc'd), else 0 */
   unsigned attempts;
   unsigned long long next;
   char text[QT_INFO_TEXT + 1]; /* last result, trailing spaces removed */
@@ -53,6 +55,7 @@ enum { QT_NEW, QT_FIRST, QT_DEFERRED, QT_HELD, QT_BOUNCING, QT_DONE, QT_NBUCKET 
 /* qtool_read.c */
 extern int qt_config(struct qt_cf *cf);
 extern int qt_islocal(struct qt_cf const *cf, char const *addr);
+extern int qt_virtual(char const *addr, char *out, size_t cap);
 extern int qt_parseinfo(char const *buf, size_t len, unsigned nrcpt, struct qt_rcpt *r, unsigned long *flags);
 extern int qt_loadone(struct qt_msg *m, struct qt_cf const *cf, char dir, char const *id);
 extern int qt_load(struct qt_list *l, struct qt_cf const *cf);

@@ -14,6 +14,7 @@
 #include "envelope.h"
 #include "msgfile.h"
 #include "qtool.h"
+#include "vdomain_db.h"
 
 int qt_config(struct qt_cf *cf)
 {
@@ -32,6 +33,18 @@ int qt_islocal(struct qt_cf const *cf, char const *addr)
   dl = strlen(at);
   if (strlen(cf->me) == dl && !strncasecmp(cf->me, at, dl)) return 1;
   return control_haslinecase(cf->locals, cf->localslen, at, dl);
+}
+
+/* A recipient that is not local but in a virtual domain (send_msg.c's msg_virtual): 1
+   with out (cap bytes) = the prefix-local@domain mailroom-send delivers it as, 0 not, -1
+   the lookup failed. */
+int qt_virtual(char const *addr, char *out, size_t cap)
+{
+  char prefix[VDOMAIN_PREFIX_MAX + 1];
+  size_t len = strlen(addr);
+  int r = vdomain_lookup(addr, len, prefix, 0);
+  if (r <= 0) return r;
+  return vdomain_rewrite(prefix, addr, len, out, cap) ? 1 : 0;
 }
 
 int qt_domainis(char const *addr, char const *domain)
@@ -136,7 +149,13 @@ int qt_loadone(struct qt_msg *m, struct qt_cf const *cf, char dir, char const *i
   for (char const *p = envelope_next(m->env, 0); p; p = envelope_next(m->env, p), k++) {
     m->r[k].addr = p;
     m->r[k].state = 'T';
-    m->r[k].chan = qt_islocal(cf, p) ? 'L' : 'R';
+    m->r[k].chan = 'L';
+    if (!qt_islocal(cf, p)) {
+      char va[VDOMAIN_ADDR_MAX + 1];
+      /* a lookup that fails is shown as not virtual; mailroom-send waits on it */
+      if (qt_virtual(p, va, sizeof va) <= 0) m->r[k].chan = 'R';
+      else if (!(m->r[k].vaddr = strdup(va))) qt_die_nomem();
+    }
   }
   if (dir == 'm') readinfo(m);
   if (!m->hasinfo)
@@ -217,6 +236,8 @@ struct qt_msg *qt_find(struct qt_list const *l, char const *id)
 
 void qt_freemsg(struct qt_msg *m)
 {
+  if (m->r)
+    for (unsigned i = 0; i < m->nrcpt; i++) free(m->r[i].vaddr);
   free(m->env);
   free(m->r);
   m->env = 0;

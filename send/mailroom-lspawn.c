@@ -25,10 +25,12 @@
 #include "lspawn.h"
 #include "lwproto.h"
 #include "qid.h"
+#include "vdomain.h"
 
 #define SLOTS LW_SLOTS   /* mailroom-send's CONCURRENCY_MAX: slot numbers are below it */
 #define TEXT_MAX LW_TEXT_MAX /* a reply's text (INTERNALS.md) */
-#define REQUEST_MAX (11 + QID_MAX + 1 + 2 * 1001 + 8)
+/* slot, id, sender, recipient (a virtual domain's may have its prefix: vdomain.h) */
+#define REQUEST_MAX (11 + QID_MAX + 1 + 1001 + VDOMAIN_ADDR_MAX + 1 + 8)
 
 struct lspawn {
   struct lspool pool;

@@ -27,6 +27,7 @@ struct msg {
   unsigned nrcpt;
   unsigned char *state; /* per recipient: 'T' 'D' 'F' 'B' (INTERNALS.md) */
   unsigned char *chan;  /* 'L' or 'R' */
+  char **vaddr;         /* per recipient: prefix-local@domain of a virtual domain, else 0 */
   unsigned *attempts;
   time_t *nexttry;
   unsigned todo;     /* recipients in 'T' */
@@ -143,6 +144,7 @@ extern void info_text(struct msg const *m, unsigned i, char *t);
 /* send_msg.c: loading, picking up, finishing messages. */
 extern struct msg *msg_load(struct send *s, char const *dir, char const *id, int fresh);
 extern int msg_islocal(struct config const *cf, char const *addr);
+extern int msg_virtual(char const *addr, char **vaddr);
 extern void msg_free(struct msg *m);
 /* After a result or a failed bounce: bounce what failed when nothing of the message runs
    or is due, and remove the message when every recipient is done. m may be freed. */

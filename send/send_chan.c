@@ -13,6 +13,7 @@
 #include <skalibs/allreadwrite.h>
 #include <skalibs/strerr.h>
 #include "send.h"
+#include "vdomain.h"
 
 /* slot (10) + result (1) + text + two NULs: anything longer is a broken spawner. */
 #define REPLY_MAX (10 + 1 + TEXT_MAX + 2)
@@ -57,12 +58,14 @@ static int request(struct chan *c, unsigned slot, struct msg const *m, unsigned 
   char num[16];
   char const *sender = m->env + 1;
   size_t nl = (size_t)snprintf(num, sizeof num, "%u", slot) + 1;
-  size_t il = strlen(m->id) + 1, sl = strlen(sender) + 1, rl = strlen(m->rcpt[i]) + 1;
-  char buf[16 + QID_MAX + 2 * 1002];
+  /* a virtual domain's recipient goes to lspawn as prefix-local@domain (send_msg.c) */
+  char const *rcpt = m->vaddr[i] ? m->vaddr[i] : m->rcpt[i];
+  size_t il = strlen(m->id) + 1, sl = strlen(sender) + 1, rl = strlen(rcpt) + 1;
+  char buf[16 + QID_MAX + 1002 + VDOMAIN_ADDR_MAX + 1];
   memcpy(buf, num, nl);
   memcpy(buf + nl, m->id, il);
   memcpy(buf + nl + il, sender, sl);
-  memcpy(buf + nl + il + sl, m->rcpt[i], rl);
+  memcpy(buf + nl + il + sl, rcpt, rl);
   return allwrite(c->wfd, buf, nl + il + sl + rl) == nl + il + sl + rl ? 0 : -1;
 }
 

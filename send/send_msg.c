@@ -11,6 +11,7 @@
 #include "envelope.h"
 #include "msgfile.h"
 #include "send.h"
+#include "vdomain_db.h"
 
 int msg_islocal(struct config const *cf, char const *addr)
 {
@@ -24,8 +25,27 @@ int msg_islocal(struct config const *cf, char const *addr)
   return control_haslinecase(cf->locals, cf->localslen, at, dl);
 }
 
+/* A recipient of a virtual domain (control/virtualdomains, not in locals): 1 with
+   *vaddr the malloc'd prefix-local@domain that mailroom-lspawn looks up as any local
+   address, as qmail-send rewrites it; 0 not virtual; -1 error (the lookup or memory). */
+int msg_virtual(char const *addr, char **vaddr)
+{
+  char prefix[VDOMAIN_PREFIX_MAX + 1], out[VDOMAIN_ADDR_MAX + 1];
+  size_t len = strlen(addr), n;
+  int r = vdomain_lookup(addr, len, prefix, 0);
+  *vaddr = 0;
+  if (r <= 0) return r;
+  n = vdomain_rewrite(prefix, addr, len, out, sizeof out);
+  if (!n) return 0; /* cannot happen: envelope addresses are under 1000 bytes */
+  *vaddr = strdup(out);
+  return *vaddr ? 1 : -1;
+}
+
 void msg_free(struct msg *m)
 {
+  if (m->vaddr)
+    for (unsigned i = 0; i < m->nrcpt; i++) free(m->vaddr[i]);
+  free(m->vaddr);
   free(m->env);
   free(m->rcpt);
   free(m->state);
@@ -66,12 +86,22 @@ struct msg *msg_load(struct send *s, char const *dir, char const *id, int fresh)
   m->attempts = calloc(a, sizeof *m->attempts);
   m->nexttry = calloc(a, sizeof *m->nexttry);
   m->flight = calloc(a, 1);
-  if (!m->rcpt || !m->state || !m->chan || !m->attempts || !m->nexttry || !m->flight) goto err;
+  m->vaddr = calloc(a, sizeof *m->vaddr);
+  if (!m->rcpt || !m->state || !m->chan || !m->attempts || !m->nexttry || !m->flight || !m->vaddr) goto err;
   k = 0;
   for (char const *p = envelope_next(m->env, 0); p; p = envelope_next(m->env, p)) {
     m->rcpt[k] = p;
     m->state[k] = 'T';
-    m->chan[k] = msg_islocal(&s->cf, p) ? 'L' : 'R';
+    m->chan[k] = 'L';
+    if (!msg_islocal(&s->cf, p)) {
+      /* a failed lookup must not send a virtual domain's mail out: the message waits */
+      int v = msg_virtual(p, &m->vaddr[k]);
+      if (v < 0) {
+        if (errno == EPROTO) errno = EIO; /* a corrupt cdb, not a bad message: no quarantine */
+        goto err;
+      }
+      if (!v) m->chan[k] = 'R';
+    }
     k++;
   }
   r = fresh ? 0 : info_load(m);

@@ -5,6 +5,10 @@
      (users/assign.cdb exact or wildcard entry, or a system user); an extension of a
      system user (joe-list) must be listed in control/recipients, since the dot files
      that would say whether it exists are in a home we may not read;
+   - a virtual domain (control/virtualdomains, lib/vdomain.h): the address must be in
+     control/recipients, or prefix-local must pass the local rule above, as
+     mailroom-send will deliver it; the catch-all rule ":prefix" only takes what would be
+     accepted anyway (a domain of rcpthosts, or any for a relay client);
    - a domain of control/rcpthosts (a line "example.com", or ".example.com" for every
      subdomain) that is not local: accepted for whoever delivers it next;
    - any other domain: only when RELAYCLIENT is set. */
@@ -22,6 +26,7 @@
 #include "control.h"
 #include "ctlmap.h"
 #include "smtpd.h"
+#include "vdomain_db.h"
 
 #define LOCALS_MAX (1UL << 20) /* as mailroom-send reads control/locals */
 #define ASSIGN_ID_MAX 4294967294UL /* as lib/assign.c: (uid_t)-1 is never a user */
@@ -166,6 +171,32 @@ static enum smtpd_rv user(char const *local, size_t len)
   return system_user(lc, len);
 }
 
+/* 1 if the address is in a virtual domain, with the verdict in *v; 0 if not. */
+static int virtual_user(smtpd_policy const *pol, smtpd_path const *p, char const *d, size_t dl, enum smtpd_rv *v)
+{
+  char prefix[VDOMAIN_PREFIX_MAX + 1], local[VDOMAIN_ADDR_MAX + 1];
+  enum vdomain_kind kind = VD_NONE;
+  size_t n;
+  int r = vdomain_lookup(p->addr, p->len, prefix, &kind);
+  if (r <= 0) {
+    *v = RV_TEMP;
+    return r < 0;
+  }
+  if (kind == VD_ALL && !pol->relayclient) {
+    r = hosted(d, dl);
+    if (r <= 0) {
+      *v = RV_TEMP;
+      return r < 0;
+    }
+  }
+  r = ctlmap_has("recipients", p->addr, p->len);
+  *v = r < 0 ? RV_TEMP : RV_LISTED;
+  if (r) return 1;
+  n = vdomain_rewrite(prefix, p->addr, p->at, local, sizeof local);
+  *v = n ? user(local, n) : RV_NOUSER;
+  return 1;
+}
+
 enum smtpd_rv smtpd_rcpt_check(smtpd_policy const *pol, smtpd_path const *p)
 {
   char const *d = p->addr + p->at + 1;
@@ -177,6 +208,10 @@ enum smtpd_rv smtpd_rcpt_check(smtpd_policy const *pol, smtpd_path const *p)
     if (r < 0) return RV_TEMP;
     if (r) return RV_LISTED;
     return user(p->addr, p->at);
+  }
+  {
+    enum smtpd_rv v;
+    if (virtual_user(pol, p, d, dl, &v)) return v;
   }
   r = hosted(d, dl);
   if (r < 0) return RV_TEMP;

@@ -208,16 +208,21 @@ control_default concurrencylocal 10
 control_default databytes 52428800
 control_default defaultdelivery ./Maildir/
 
-# --- the demo mailbox: demo@localhost and postmaster@localhost ---------------------------
+# --- the demo mailbox: demo@localhost; postmaster, abuse, mailer-daemon: the alias user --
+# As qmail's ~alias: the three role addresses go to the alias user (home $home/alias) with
+# the address as extension, so ~alias/.qmail-postmaster etc. say where they go
+# (lib/sh/setup.d/alias.sh writes them: demo's Maildir).
 if [ ! -e users/assign ]; then
   {
     echo "=demo:$mailuser:$mailuid:$mailgid:$home/mail/demo:::"
     echo "+demo-:$mailuser:$mailuid:$mailgid:$home/mail/demo:-::"
-    echo "=postmaster:$mailuser:$mailuid:$mailgid:$home/mail/demo:::"
+    for a in postmaster abuse mailer-daemon; do
+      echo "=$a:$mailuser:$mailuid:$mailgid:$home/alias:-:$a:"
+    done
     echo "."
   } >users/assign.tmp
   mv -f users/assign.tmp users/assign
-  say "users/assign: demo and postmaster, mailbox $home/mail/demo/Maildir"
+  say "users/assign: demo (mailbox $home/mail/demo/Maildir); postmaster, abuse, mailer-daemon (~alias)"
 fi
 
 # --- services for daemontools' svscan ----------------------------------------------------
