@@ -116,7 +116,7 @@ svc_env() {
     e=$(svc_error "$name" "$v")
     [ -z "$e" ] || die "from the environment: $e"
     if [ "$v" != "${svc[$name]}" ]; then
-      [ -e "$SERVICES_FILE" ] && say "$name=$v from the environment, for this run (control/services says ${svc[$name]:-nothing}; edit it to keep the change)"
+      [ -e "$home/$SERVICES_FILE" ] && say "$name=$v from the environment, for this run (control/services says ${svc[$name]:-nothing}; edit it to keep the change)"
       svc[$name]=$v
     fi
   done
