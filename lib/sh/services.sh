@@ -95,7 +95,7 @@ svc_read() {
     n=$((n + 1))
     line=${line%$'\r'}
     [[ $line =~ ^[[:space:]]*(#|$) ]] && continue
-    [[ $line =~ ^([A-Z0-9_]+)=([^[:space:]\"\'\`\$\;\\]*)[[:space:]]*$ ]] \
+    [[ $line =~ ^([A-Z0-9_]+)=([^[:space:]\"\'\`\$\;\\#]*)([[:space:]]+#.*)?[[:space:]]*$ ]] \
       || die "$f line $n: want NAME=value, no quotes, spaces or shell syntax (got '$line')"
     name=${BASH_REMATCH[1]} v=${BASH_REMATCH[2]}
     [ -n "${known[$name]:-}" ] || die "$f line $n: unknown name $name (known: $SERVICES_VARS)"
@@ -131,7 +131,7 @@ svc_write() {
 # (make setup) reads this file and never rewrites it: edit it, then run make setup again,
 # which rewrites the run scripts; svscan (or runsv) restarts a service whose run script
 # changed only after svc -t service/NAME (sv term runit/NAME).
-# One NAME=value a line, no quotes. An address is IPv4 (192.0.2.1) or IPv6 (2001:db8::1,
+# One NAME=value a line, no quotes (a # after a space starts a comment). An address is IPv4 (192.0.2.1) or IPv6 (2001:db8::1,
 # ::1); 0 is every address of the host, IPv4 and IPv6. A port of off writes the service
 # down (a file service/NAME/down: it is not started).
 # SMTP: the MX (port 25 on a real host); tcpserver rules in control/smtp.rules
