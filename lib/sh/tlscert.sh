@@ -68,7 +68,7 @@ tls_check() {
 # The options of mailroom-tlsd that say who runs what, as root: itself mrtlsd after it read
 # the key (tlsd_u), the server program mrsmtpd (tlsd_s), the AUTH verifier mrauth (tlsd_a).
 tlsd_ids() {
-  tlsd_u= tlsd_s= tlsd_a=
+  tlsd_u='' tlsd_s='' tlsd_a=''
   if [ "$root" = 1 ]; then
     tlsd_u="-u $(id -u mrtlsd) -g $(id -g mrtlsd)"
     tlsd_s="-U $(id -u mrsmtpd) -G $(id -g mrsmtpd)"

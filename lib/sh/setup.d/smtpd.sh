@@ -12,8 +12,10 @@
 # offers STARTTLS (RFC 3207) and runs mailroom-smtpd as mrsmtpd; else mailroom-smtpd in clear,
 # tcpserver itself as mrsmtpd. No AUTH on this port: that is submission's (setup.d/tls.sh).
 
+# shellcheck shell=bash
+
 smtpd_setup() {
-  local me rules ug= smtp_ip=${svc[SMTP_IP]} smtp_port=${svc[SMTP_PORT]} prog tls=
+  local me rules ug= smtp_ip=${svc[SMTP_IP]} smtp_port=${svc[SMTP_PORT]} prog tls=""
   if [ ! -x bin/mailroom-smtpd ]; then
     warn "no bin/mailroom-smtpd: no SMTP service"
     return 0
