@@ -9,7 +9,7 @@ a DNS server the test runs; runs setup twice; then checks:
   ports answering a handshake) and nowhere else, its banners naming those addresses;
 - the send service asks the DNSCACHEIP server for a remote domain (and no other);
 - a variable in setup's environment (SMTP_PORT=...) overrides the file for one run only and
-  says so, the next run goes back to the file; a wrong value (port 99999, an address that is
+  says so (SMTP_STARTTLS=no there: plain SMTP), the next run goes back to the file; a wrong value (port 99999, an address that is
   not one, an unknown name, shell syntax) stops setup with the line and leaves every run script
   as it was; PORT=off writes the service down and back up.
 """
@@ -190,14 +190,16 @@ def test_running(inst, conf, dns):
 
 def test_env_override(inst, conf, before):
     port = free_port()
-    rc, out = setup(inst, {'SMTP_PORT': str(port)})
+    rc, out = setup(inst, {'SMTP_PORT': str(port), 'SMTP_STARTTLS': 'no'})
     run = open(inst.path('service', 'smtpd', 'run')).read()
     R.check('env: SMTP_PORT from the environment used for that run, and said so',
             rc == 0 and ' ::1 %d ' % port in run and 'from the environment' in out, out[-400:])
+    R.check('env: SMTP_STARTTLS=no: plain mailroom-smtpd on the SMTP port', 'mailroom-tlsd' not in run, run)
     R.check('env: control/services untouched', open(inst.path('control', 'services')).read() == conf['text'])
     rc, out = setup(inst)
     run = open(inst.path('service', 'smtpd', 'run')).read()
-    R.check('env: the next run goes back to control/services', rc == 0 and ' ::1 %d ' % conf['SMTP_PORT'] in run, run)
+    R.check('env: the next run goes back to control/services', rc == 0 and ' ::1 %d ' % conf['SMTP_PORT'] in run
+            and 'mailroom-tlsd' in run, run)
 
 
 def test_bad_values(inst, conf):

@@ -33,6 +33,12 @@ while [ "${home%/}" != "$home" ] && [ "$home" != / ]; do home=${home%/}; done
 bindir=${2:-$top/build/bin}
 [ -d "$bindir" ] || die "no folder $bindir: build first (make)"
 
+# --- the services' addresses and ports: the admin's control/services, checked before ----
+# anything is changed (lib/sh/services.sh)
+. "$here/services.sh"
+svc_read "$home/$SERVICES_FILE"
+svc_env
+
 if [ "$(id -u)" = 0 ]; then
   root=1
 else
@@ -117,12 +123,6 @@ for src in "$bindir"/mailroom-*; do
     die "$src was built for another home, not $home: build with MAILROOM_HOME=$home make, or make relink RELINK_HOME=$home RELINK_OUT=DIR and pass DIR as BINDIR"
   fi
 done
-
-# --- the services' addresses and ports: the admin's control/services, checked before ----
-# anything is changed (lib/sh/services.sh)
-. "$here/services.sh"
-svc_read "$home/$SERVICES_FILE"
-svc_env
 
 # --- role users --------------------------------------------------------------------------
 if [ $root = 1 ]; then
