@@ -217,6 +217,9 @@ def under_superserver(inst, name, port, ref):
     c = inst.connect(port)
     got = converse(c)
     c.close()
+    # the tcpserver service runs mailroom-smtpd behind mailroom-tlsd (STARTTLS, setup.d/smtpd.sh),
+    # the inetd here runs it bare: apart from that EHLO line, every reply is the same
+    ref = [(code, [t for t in text if t != 'STARTTLS']) for code, text in ref]
     R.check('%s: the same conversation, reply for reply, as under tcpserver' % name, got == ref,
             '%s %r / tcpserver %r' % (name, got, ref))
     new = new_delivery(inst, before)
@@ -287,7 +290,7 @@ def main():
         port = inst.start_service()
         info('service/smtpd (tcpserver) on 127.0.0.1:%d' % port)
         R.check('service banner', read_file(inst.path('service', 'smtpd', 'banner')).strip() ==
-                b'SMTP: 127.0.0.1:%d' % port, read_file(inst.path('service', 'smtpd', 'banner')))
+                b'SMTP: 127.0.0.1:%d, STARTTLS' % port, read_file(inst.path('service', 'smtpd', 'banner')))
         for fn in (test_smtplib, test_curl, test_swaks, test_big, test_concurrent, test_rules, test_xinetd,
                    test_openbsd_inetd):
             R.run(fn.__name__, fn, inst, port)

@@ -3,7 +3,8 @@
 # (`make setup` runs it with the compiled-in home). BINDIR holds programs built with HOME
 # compiled in; it defaults to the checkout's build/bin. Idempotent: a second run installs
 # the programs again and re-applies owners and modes, and keeps the queue, the mailboxes,
-# users/assign and the control files as they are.
+# users/assign and the control files as they are. Where the services listen (and the DNS
+# server they use) is control/services, written once and then the admin's: lib/sh/services.sh.
 # As root it creates the role users and applies lib/sh/modes (the single owner/mode table);
 # as an ordinary user everything belongs to that user and privilege separation is off.
 set -eu
@@ -31,6 +32,12 @@ while [ "${home%/}" != "$home" ] && [ "$home" != / ]; do home=${home%/}; done
 [[ $home =~ (^|/)\.\.?(/|$) ]] && die "HOME must not contain . or .. components (got '$1')"
 bindir=${2:-$top/build/bin}
 [ -d "$bindir" ] || die "no folder $bindir: build first (make)"
+
+# --- the services' addresses and ports: the admin's control/services, checked before ----
+# anything is changed (lib/sh/services.sh)
+. "$here/services.sh"
+svc_read "$home/$SERVICES_FILE"
+svc_env
 
 if [ "$(id -u)" = 0 ]; then
   root=1
@@ -207,6 +214,7 @@ control_default concurrencylocal 10
 # default: every input from the network is bounded (DESIGN.md, guarantee 3). 50 MiB.
 control_default databytes 52428800
 control_default defaultdelivery ./Maildir/
+svc_write
 
 # --- the demo mailbox: demo@localhost; postmaster, abuse, mailer-daemon: the alias user --
 # As qmail's ~alias: the three role addresses go to the alias user (home $home/alias) with
@@ -239,14 +247,17 @@ write_script() {
 as_role() {
   if [ $root = 1 ]; then echo "setuidgid $*"; else echo "${*:2}"; fi
 }
-# One supervised service: service/NAME/run execs COMMAND with stderr in the log;
+# One supervised service: service/NAME/run execs COMMAND with stderr in the log, and
+# DNSCACHEIP of control/services in its environment when one is set;
 # service/NAME/log/run runs multilog (as mrlog when root) into log/NAME.
 write_service() {
-  local name=$1 cmd="${*:2}" logcmd
+  local name=$1 cmd="${*:2}" logcmd dns=
+  [ -n "${svc[DNSCACHEIP]}" ] && dns="DNSCACHEIP=${svc[DNSCACHEIP]}; export DNSCACHEIP"$'\n'
   mkdir -p "service/$name/log" "log/$name"
   write_script "service/$name/run" <<EOF
 #!/bin/sh
 exec 2>&1
+${dns}\
 exec $cmd
 EOF
   logcmd="multilog t $home/log/$name"
@@ -262,6 +273,7 @@ EOF
   write_script "runit/$name/run" <<EOF
 #!/bin/sh
 exec 2>&1
+${dns}\
 exec $cmd
 EOF
   write_script "runit/$name/log/run" <<EOF
@@ -270,9 +282,13 @@ exec $logcmd
 EOF
 }
 write_service send "$home/bin/mailroom-start"
+# The certificate of the TLS services, made when missing and checked (lib/sh/tlscert.sh):
+# $tls_ok, $tls_args for setup.d/smtpd.sh (STARTTLS on port 25) and setup.d/tls.sh.
+. "$here/tlscert.sh"
+tls_cert_setup
 # Each further service (smtpd, pop3d, ...) sets itself up in lib/sh/setup.d/NAME.sh, sourced
-# here with $home, $bindir, $root and the functions above; it may write a one-line
-# service/NAME/banner that run.sh prints.
+# here with $home, $bindir, $root, the array svc (control/services) and the functions above;
+# it may write a one-line service/NAME/banner that run.sh prints.
 for part in "$top"/lib/sh/setup.d/*.sh; do
   [ -f "$part" ] || continue
   # shellcheck disable=SC1090

@@ -6,21 +6,25 @@
 #                       programs' submission port), everyone else may connect;
 # and every time: control/smtp.cdb (tcprules), control/rcpthosts.cdb and recipients.cdb
 # when they already exist (mailroom-newcontrol; a short list needs no cdb), the service
-# service/smtpd (tcpserver on $SMTP_IP:$SMTP_PORT, default 127.0.0.1:2525, running
-# mailroom-smtpd as mrsmtpd) and its one-line banner for run.sh.
+# service/smtpd (tcpserver on SMTP_IP:SMTP_PORT of control/services, lib/sh/services.sh;
+# default 127.0.0.1:2525) and its one-line banner for run.sh. With SMTP_STARTTLS=yes (the
+# default) and a usable certificate (lib/sh/tlscert.sh), tcpserver runs mailroom-tlsd, which
+# offers STARTTLS (RFC 3207) and runs mailroom-smtpd as mrsmtpd; else mailroom-smtpd in clear,
+# tcpserver itself as mrsmtpd. No AUTH on this port: that is submission's (setup.d/tls.sh).
 
-smtp_ip=${SMTP_IP:-127.0.0.1}
-smtp_port=${SMTP_PORT:-2525}
+# shellcheck shell=bash
 
 smtpd_setup() {
-  local me rules ug=
+  local me rules ug= smtp_ip=${svc[SMTP_IP]} smtp_port=${svc[SMTP_PORT]} prog tls=""
   if [ ! -x bin/mailroom-smtpd ]; then
     warn "no bin/mailroom-smtpd: no SMTP service"
     return 0
   fi
-  [[ $smtp_port =~ ^[0-9]{1,5}$ ]] && [ "$smtp_port" -ge 1 ] && [ "$smtp_port" -le 65535 ] \
-    || { warn "SMTP_PORT=$smtp_port is not a port number: no SMTP service"; return 0; }
-  [[ $smtp_ip =~ ^[0-9a-fA-F.:]+$ ]] || { warn "SMTP_IP=$smtp_ip is not an IP address: no SMTP service"; return 0; }
+  if [ "$smtp_port" = off ]; then
+    svc_down smtpd
+    say "service/smtpd: off (SMTP_PORT=off in control/services)"
+    return 0
+  fi
 
   me=$(head -n 1 control/me 2>/dev/null || true)
   [[ $me =~ ^[A-Za-z0-9._-]+$ ]] || me=localhost
@@ -41,10 +45,11 @@ smtpd_setup() {
 # (or: tcprules control/smtp.cdb control/smtp.tmp < control/smtp.rules).
 # RELAYCLIENT lets a client send to any domain: give it only to your own hosts.
 127.0.0.1:allow,RELAYCLIENT=""
+::1:allow,RELAYCLIENT=""
 :allow
 RULES
     mv -f $rules.tmp $rules
-    say "control/smtp.rules: 127.0.0.1 may relay, others may send to control/rcpthosts"
+    say "control/smtp.rules: 127.0.0.1 and ::1 may relay, others may send to control/rcpthosts"
   fi
   if ! command -v tcpserver >/dev/null || ! command -v tcprules >/dev/null; then
     warn "tcpserver or tcprules is not installed (Debian package ucspi-tcp-ipv6): no SMTP service"
@@ -52,11 +57,25 @@ RULES
   fi
   tcprules control/smtp.cdb control/smtp.tmp <$rules || { warn "tcprules failed on $rules: no SMTP service"; return 0; }
 
-  if [ "$root" = 1 ]; then ug="-u $(id -u mrsmtpd) -g $(id -g mrsmtpd)"; fi
+  prog=$home/bin/mailroom-smtpd
+  if [ "${svc[SMTP_STARTTLS]}" = yes ]; then
+    if [ ! -x bin/mailroom-tlsd ]; then
+      warn "no bin/mailroom-tlsd: no STARTTLS on SMTP"
+    elif [ "$tls_ok" != 1 ]; then
+      warn "no usable certificate: no STARTTLS on SMTP"
+    else
+      # tcpserver stays root: mailroom-tlsd reads the key, then becomes mrtlsd
+      tlsd_ids
+      prog="$home/bin/mailroom-tlsd${tls_args:+ $tls_args}${tlsd_u:+ $tlsd_u}${tlsd_s:+ $tlsd_s} $prog"
+      tls=", STARTTLS"
+    fi
+  fi
+  if [ -z "$tls" ] && [ "$root" = 1 ]; then ug="-u $(id -u mrsmtpd) -g $(id -g mrsmtpd) "; fi
   # -H -R -l: no DNS or ident lookups per connection; -c: at most 40 sessions at once.
-  write_service smtpd "tcpserver -v -H -R -l $me -c 40 -b 64 -x $home/control/smtp.cdb $ug $smtp_ip $smtp_port $home/bin/mailroom-smtpd"
-  echo "SMTP: $smtp_ip:$smtp_port" >service/smtpd/banner.tmp
+  write_service smtpd "tcpserver -v -H -R -l $me -c 40 -b 64 -x $home/control/smtp.cdb $ug$smtp_ip $smtp_port $prog"
+  svc_up smtpd
+  echo "SMTP: $(svc_where "$smtp_ip" "$smtp_port")$tls" >service/smtpd/banner.tmp
   mv -f service/smtpd/banner.tmp service/smtpd/banner
-  say "service/smtpd: SMTP on $smtp_ip:$smtp_port"
+  say "service/smtpd: SMTP on $(svc_where "$smtp_ip" "$smtp_port")$tls"
 }
 smtpd_setup

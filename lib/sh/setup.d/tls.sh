@@ -1,59 +1,56 @@
-# TLS for an instance: sourced by lib/sh/setup.sh, in the instance folder, with $home,
-# $root and the functions say, warn and write_service.
-# Writes, only when missing (an admin's own certificate is kept): a self-signed certificate
-# control/servercert.pem (0644) and its key control/serverkey.pem (root 0600, lib/sh/modes:
-# only mailroom-tlsd reads it, as root, before it switches to mrtlsd); and every time two
-# services under mailroom-tlsd:
-#   service/submission  SMTP submission (RFC 6409) on 127.0.0.1:${SUBMISSION_PORT:-2587}:
-#                       STARTTLS, then AUTH PLAIN/LOGIN against users/password.cdb
-#                       (mailroom-checkpassword, verify-only, run by mailroom-tlsd's
-#                       verifier as mrauth), then relay;
-#   service/pop3s       POP3 over TLS on 127.0.0.1:${POP3S_PORT:-2995} (implicit TLS, RFC 8314).
+# TLS services of an instance: sourced by lib/sh/setup.sh, in the instance folder, with
+# $home, $root, the array svc (control/services, lib/sh/services.sh), the certificate's
+# $tls_ok and $tls_args (lib/sh/tlscert.sh) and the functions say, warn and write_service.
+# Writes every time three services under mailroom-tlsd, each where control/services says:
+#   service/submission   SMTP submission (RFC 6409), SUBMISSION_IP:SUBMISSION_PORT
+#                        (default 127.0.0.1:2587): STARTTLS, then AUTH PLAIN/LOGIN against
+#                        users/password.cdb (mailroom-checkpassword, verify-only, run by
+#                        mailroom-tlsd's verifier as mrauth), then relay;
+#   service/submissions  the same over implicit TLS (RFC 8314 section 3.3),
+#                        SUBMISSIONS_IP:SUBMISSIONS_PORT (default 127.0.0.1:2465);
+#   service/pop3s        POP3 over TLS, POP3S_IP:POP3S_PORT (default 127.0.0.1:2995).
 # tcpserver runs them as root: mailroom-tlsd reads the key and switches to mrtlsd, the
 # server program runs as mrsmtpd (smtpd) or stays root for the few lines mailroom-popup reads.
+# shellcheck shell=bash
 
-tls_port_ok() {
-  [[ $1 =~ ^[0-9]{1,5}$ ]] && [ "$1" -ge 1 ] && [ "$1" -le 65535 ]
+# One TLS service: tls_service NAME IP PORT BANNER COMMAND; PORT off marks it down. The @ of
+# BANNER becomes the address.
+tls_service() {
+  local name=$1 ip=$2 port=$3 banner=$4
+  if [ "$port" = off ]; then
+    svc_down "$name"
+    say "service/$name: off (control/services)"
+    return 0
+  fi
+  write_service "$name" "${*:5}"
+  svc_up "$name"
+  printf '%s\n' "${banner/@/$(svc_where "$ip" "$port")}" >"service/$name/banner.tmp"
+  mv -f "service/$name/banner.tmp" "service/$name/banner"
 }
 
 tls_setup() {
-  local me sub=${SUBMISSION_PORT:-2587} pops=${POP3S_PORT:-2995} tu= su= au= p
+  local me tlsd p sub
   for p in mailroom-tlsd mailroom-smtpd mailroom-popup mailroom-checkpassword mailroom-pop3d; do
     if [ ! -x "bin/$p" ]; then warn "no bin/$p: no submission or POP3S service"; return 0; fi
   done
   command -v tcpserver >/dev/null || { warn "tcpserver is not installed: no submission or POP3S service"; return 0; }
+  [ "$tls_ok" = 1 ] || { warn "no usable certificate: no submission, submissions or POP3S service"; return 0; }
   me=$(head -n 1 control/me 2>/dev/null || true)
   [[ $me =~ ^[A-Za-z0-9._-]+$ ]] || me=localhost
-  if [ ! -s control/servercert.pem ] || [ ! -s control/serverkey.pem ]; then
-    command -v openssl >/dev/null || { warn "openssl is not installed (Debian package openssl): no certificate, no TLS services"; return 0; }
-    rm -f control/serverkey.pem.tmp control/servercert.pem.tmp
-    (umask 077 && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 825 \
-      -subj "/CN=$me" -addext "subjectAltName=DNS:$me,DNS:localhost,IP:127.0.0.1" \
-      -keyout control/serverkey.pem.tmp -out control/servercert.pem.tmp) >/dev/null 2>&1 \
-      || { warn "openssl could not make a certificate: no TLS services"; return 0; }
-    chmod 600 control/serverkey.pem.tmp && chmod 644 control/servercert.pem.tmp
-    mv -f control/serverkey.pem.tmp control/serverkey.pem && mv -f control/servercert.pem.tmp control/servercert.pem
-    say "control/servercert.pem: a self-signed certificate for $me (replace it and control/serverkey.pem with your own)"
-  fi
-  if [ "$root" = 1 ]; then
-    tu="-u $(id -u mrtlsd) -g $(id -g mrtlsd)"
-    su="-U $(id -u mrsmtpd) -G $(id -g mrsmtpd)"
-    # the AUTH verifier: group mrauth reads users/password.cdb (lib/sh/modes), never root
-    au="-v $(id -u mrauth) -V $(id -g mrauth)"
-  fi
-  if tls_port_ok "$sub"; then
-    write_service submission "env MAILROOM_SUBMISSION=1 tcpserver -v -H -R -l $me -c 40 -b 64 127.0.0.1 $sub $home/bin/mailroom-tlsd $tu $su -a $home/bin/mailroom-checkpassword $au $home/bin/mailroom-smtpd"
-    echo "Submission: 127.0.0.1:$sub (STARTTLS, then AUTH as demo/demo)" >service/submission/banner.tmp
-    mv -f service/submission/banner.tmp service/submission/banner
-  else
-    warn "SUBMISSION_PORT=$sub is not a port number: no submission service"
-  fi
-  if tls_port_ok "$pops"; then
-    write_service pop3s "tcpserver -v -R -H -l0 -c 40 127.0.0.1 $pops $home/bin/mailroom-tlsd -i $tu $home/bin/mailroom-popup $me $home/bin/mailroom-checkpassword $home/bin/mailroom-pop3d Maildir"
-    echo "POP3S: 127.0.0.1:$pops (TLS, user demo, password demo)" >service/pop3s/banner.tmp
-    mv -f service/pop3s/banner.tmp service/pop3s/banner
-  else
-    warn "POP3S_PORT=$pops is not a port number: no POP3S service"
-  fi
+  tlsd_ids
+  tlsd="$home/bin/mailroom-tlsd${tls_args:+ $tls_args}${tlsd_u:+ $tlsd_u}"
+  # submission: AUTH through the verifier; MAILROOM_SUBMISSION makes mailroom-smtpd refuse
+  # MAIL before AUTH (RFC 6409 section 4.3) whatever the client's address
+  sub="$home/bin/mailroom-smtpd"
+  sub="${tlsd_s:+$tlsd_s }-a $home/bin/mailroom-checkpassword${tlsd_a:+ $tlsd_a} $sub"
+  tls_service submission "${svc[SUBMISSION_IP]}" "${svc[SUBMISSION_PORT]}" \
+    "Submission: @ (STARTTLS, then AUTH as demo/demo)" \
+    "env MAILROOM_SUBMISSION=1 tcpserver -v -H -R -l $me -c 40 -b 64 ${svc[SUBMISSION_IP]} ${svc[SUBMISSION_PORT]} $tlsd $sub"
+  tls_service submissions "${svc[SUBMISSIONS_IP]}" "${svc[SUBMISSIONS_PORT]}" \
+    "Submissions: @ (implicit TLS, then AUTH as demo/demo)" \
+    "env MAILROOM_SUBMISSION=1 tcpserver -v -H -R -l $me -c 40 -b 64 ${svc[SUBMISSIONS_IP]} ${svc[SUBMISSIONS_PORT]} $tlsd -i $sub"
+  tls_service pop3s "${svc[POP3S_IP]}" "${svc[POP3S_PORT]}" \
+    "POP3S: @ (TLS, user demo, password demo)" \
+    "tcpserver -v -R -H -l0 -c 40 ${svc[POP3S_IP]} ${svc[POP3S_PORT]} $tlsd -i $home/bin/mailroom-popup $me $home/bin/mailroom-checkpassword $home/bin/mailroom-pop3d Maildir"
 }
 tls_setup
