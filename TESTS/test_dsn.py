@@ -337,6 +337,29 @@ def t_delivered(inst):
     R.check('delivered: the original header only', 'text/rfc822-headers' in parts, list(parts))
 
 
+def t_sendmail(inst):
+    before = inst.maildir_files('alice')
+    r = inst.sendmail(['-f', 'alice@localhost', '-N', 'success,failure', '-R', 'hdrs', '-V', 'my id+1', 'demo@localhost'],
+                      b'Subject: sendmail dsn\n\nbody\n')
+    files = wait(lambda: new_since(inst, 'alice', before), 20)
+    if r.returncode or not files:
+        R.fail('sendmail -N -R -V: a delivered notice', (r.returncode, r.stderr, inst.log()[-600:]))
+    else:
+        msg, parts, pm, rc = parse_report(files[0])
+        R.check('sendmail -N success -V: delivered notice with the id decoded as given',
+                is_report(msg) and rc and rc[0].get('action') == 'delivered' and
+                pm.get('original-envelope-id') == 'my id+1', (pm, rc))
+    before = inst.maildir_files('alice')
+    r = inst.sendmail(['-f', 'alice@localhost', '-N', 'never', 'nosuchuser@localhost'], b'Subject: never\n\nx\n')
+    ok = wait(lambda: inst.log().count('kind=failed result=suppressed') >= 2, 20)
+    time.sleep(1)
+    R.check('sendmail -N never: no bounce', r.returncode == 0 and ok and not new_since(inst, 'alice', before),
+            (r.returncode, new_since(inst, 'alice', before)))
+    for args in (['-N', 'never,success'], ['-N', 'sometimes'], ['-R', 'both'], ['-V', 'x' * 101], ['-V', '']):
+        r = inst.sendmail(['-f', 'alice@localhost'] + args + ['demo@localhost'], b'Subject: bad\n\nx\n')
+        R.check('sendmail %s: refused, exit 100' % ' '.join(args)[:30], r.returncode == 100, (r.returncode, r.stderr))
+
+
 def t_failures(inst, failpeer):
     before = inst.maildir_files('alice')
     smtp_send(inst, '<alice@localhost>', ['<n@fail.test> NOTIFY=NEVER'], 'Subject: never\n\nnever\n')
@@ -417,6 +440,7 @@ def main():
             R.run('relayed', t_relayed, inst, nodsn)
             R.run('delivered', t_delivered, inst)
             R.run('failures', t_failures, inst, failpeer)
+            R.run('sendmail', t_sendmail, inst)
     finally:
         for p in peers:
             p.stop()
