@@ -146,8 +146,6 @@ static int inject(char const *msg, size_t msglen, char const *env, size_t envlen
 /* The report of kind (send.h) for the message's sender. */
 static int report_send(struct send *s, struct msg *m, int kind, unsigned only)
 {
-  static char const *const what[] = { "bounce", "delaywarn", "notify", "notify" };
-  static char const *const kindname[] = { "failed", "delayed", "delivered", "relayed" };
   char const *sender = m->env + 1;
   char to[ENV_TO_MAX];
   stralloc msg = STRALLOC_ZERO, env = STRALLOC_ZERO;
@@ -179,10 +177,11 @@ static int report_send(struct send *s, struct msg *m, int kind, unsigned only)
   {
     char q[ENV_TO_MAX * 2];
     log_quote(q, sizeof q, to);
-    if (kind >= DSN_DELIVERED)
-      log_line(what[kind], m, "kind=%s to=<%s> from=<%s> size=%zu", kindname[kind], q, bsender, msg.len);
+    if (kind == DSN_DELIVERED || kind == DSN_RELAYED)
+      log_line("notify", m, "kind=%s to=<%s> from=<%s> size=%zu", kind == DSN_RELAYED ? "relayed" : "delivered", q,
+               bsender, msg.len);
     else
-      log_line(what[kind], m, "to=<%s> from=<%s> size=%zu", q, bsender, msg.len);
+      log_line(kind == DSN_DELAYED ? "delaywarn" : "bounce", m, "to=<%s> from=<%s> size=%zu", q, bsender, msg.len);
   }
   r = 0;
 end:

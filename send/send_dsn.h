@@ -9,7 +9,7 @@
 #define DSN_HEADERS_MAX 65536 /* bytes of the original header quoted in text/rfc822-headers */
 /* RET=FULL returns the whole message in a failure report up to this size; a larger one
    gets its header alone, and the report says so (RFC 3461 4.3 lets the MTA truncate). */
-#define DSN_FULL_MAX (1024 * 1024)
+#define DSN_FULL_MAX (1024ULL * 1024)
 
 /* What a report says of its recipients (RFC 3464 2.3.3's Action). */
 #define DSN_FAILED 0

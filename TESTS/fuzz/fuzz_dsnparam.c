@@ -61,8 +61,8 @@ static void envelope_stage(char const *s, size_t n)
   char const *r;
   if (envelope_check(s, n, &k) != ENV_OK) return;
   FAIL_IF(s[n - 1]);
-  for (char letter = 'A'; letter <= 'Z'; letter++) {
-    char const *v = envelope_mparam(s, letter);
+  for (int letter = 'A'; letter <= 'Z'; letter++) {
+    char const *v = envelope_mparam(s, (char)letter);
     FAIL_IF(v && (v < s || v >= s + n));
   }
   for (r = envelope_next(s, 0); r; r = envelope_next(s, r)) {
@@ -83,7 +83,7 @@ static void xtext_stage(char const *s, size_t n)
   lb = xtext_encode(s, n, b, sizeof b);
   FAIL_IF(lb < 0 || (n && !xtext_valid(b, (size_t)lb)));
   lc = n ? xtext_decode(b, (size_t)lb, c, sizeof c) : 0;
-  FAIL_IF(lc != (long)n || memcmp(c, s, n));
+  FAIL_IF(lc != (long)n || memcmp(c, s, n) != 0);
   if (la >= 0) FAIL_IF(la > (long)n);
 }
 

@@ -23,7 +23,7 @@ static void check(int ok, char const *label)
   if (!ok) failed = 1;
 }
 
-#define S(x) x, sizeof x - 1
+#define S(x) x, sizeof(x) - 1
 
 static void xtext_tests(void)
 {
