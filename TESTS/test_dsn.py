@@ -22,14 +22,13 @@ here is stopped here.
 import email
 import email.policy
 import os
-import socketserver
 import sys
-import threading
 import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
 import mrinst  # noqa: E402
+import smtpfake  # noqa: E402
 import smtpinst  # noqa: E402
 from mrinst import read_file  # noqa: E402
 from smtpinst import crlf, expect  # noqa: E402
@@ -37,96 +36,21 @@ from smtpinst import crlf, expect  # noqa: E402
 R = mrinst.Results()
 
 
-def wait(cond, timeout, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v or time.monotonic() >= deadline:
-            return v
-        time.sleep(interval)
+def wait(cond, timeout):
+    return mrinst.wait_until(cond, timeout, 0.05)
 
 
-class Peer:
-    """An SMTP server on 127.0.0.1:port that records every command line. ext: the EHLO
-    keywords it offers; rcpt(addr) -> reply."""
+def peer(ehlo, rcpt=None):
+    """A recording SMTP sink (TESTS/lib/smtpfake.py) on 127.0.0.1, a free port."""
+    srv = smtpfake.Server('127.0.0.1', 0, ehlo=list(ehlo) + ['PIPELINING'], rcpt=rcpt).start()
+    srv.port = srv.sock.getsockname()[1]
+    return srv
 
-    def __init__(self, ext, rcpt=None):
-        self.ext = ext
-        self.rcpt = rcpt or (lambda a: '250 2.1.5 ok')
-        self.lines = []
-        self.messages = []
-        self.lock = threading.Lock()
-        peer = self
 
-        class H(socketserver.StreamRequestHandler):
-            timeout = 30
-
-            def handle(self):
-                peer.session(self.rfile, self.wfile)
-
-        class S(socketserver.ThreadingTCPServer):
-            allow_reuse_address = True
-            daemon_threads = True
-
-        self.server = S(('127.0.0.1', 0), H)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def session(self, r, w):
-        def out(s):
-            w.write(s.encode() + b'\r\n')
-            w.flush()
-        out('220 peer ESMTP')
-        ok = 0
-        while True:
-            line = r.readline(4000)
-            if not line:
-                return
-            cmd = line.decode(errors='replace').rstrip('\r\n')
-            u = cmd.upper()
-            with self.lock:
-                self.lines.append(cmd)
-            if u.startswith('EHLO'):
-                out('250-peer')
-                for k in self.ext:
-                    out('250-' + k)
-                out('250 PIPELINING')
-            elif u.startswith('MAIL FROM:'):
-                ok = 0
-                out('250 2.1.0 ok')
-            elif u.startswith('RCPT TO:'):
-                a = cmd[8:].split('>')[0].strip('< ')
-                rep = self.rcpt(a)
-                ok += rep.startswith('250')
-                out(rep)
-            elif u == 'DATA':
-                if not ok:
-                    out('554 5.5.1 no valid recipients')
-                    continue
-                out('354 go')
-                data = b''
-                while True:
-                    ln = r.readline(100000)
-                    if not ln or ln == b'.\r\n':
-                        break
-                    data += ln
-                with self.lock:
-                    self.messages.append(data)
-                out('250 2.0.0 queued')
-            elif u == 'QUIT':
-                out('221 bye')
-                return
-            else:
-                out('250 ok')
-
-    def commands(self, prefix):
-        with self.lock:
-            return [ln for ln in self.lines if ln.upper().startswith(prefix)]
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+def commands(srv, prefix):
+    with srv.lock:
+        return [ln.decode(errors='replace') for s in srv.sessions for ln in s['cmds']
+                if ln.upper().startswith(prefix.encode())]
 
 
 def new_since(inst, box, before):
@@ -280,13 +204,13 @@ def t_to_mailroom(inst, recv):
         ln for ln in inst.log().splitlines() if ln.startswith('notify ') and 'kind=relayed' in ln], inst.log()[-500:])
 
 
-def t_to_dsnpeer(inst, peer):
+def t_to_dsnpeer(inst, srv):
     smtp_send(inst, '<alice@localhost> RET=FULL ENVID=env+2B1 AUTH=joe+40client.test',
               ['<p@peer.test> NOTIFY=DELAY,SUCCESS ORCPT=rfc822;P+40peer.test', '<q@peer.test>'],
               'Subject: to the DSN peer\n\nhello\n')
-    ok = wait(lambda: peer.commands('DATA'), 30)
-    mail = peer.commands('MAIL')
-    rcpt = peer.commands('RCPT')
+    ok = wait(lambda: commands(srv, 'DATA'), 30)
+    mail = commands(srv, 'MAIL')
+    rcpt = commands(srv, 'RCPT')
     R.check('dsn peer: MAIL carries RET, ENVID and AUTH=<> verbatim',
             ok and mail == ['MAIL FROM:<alice@localhost> RET=FULL ENVID=env+2B1 AUTH=<>'], mail)
     R.check('dsn peer: RCPT carries NOTIFY and ORCPT, none for a recipient without them',
@@ -294,13 +218,13 @@ def t_to_dsnpeer(inst, peer):
                              'RCPT TO:<q@peer.test>'], rcpt)
 
 
-def t_relayed(inst, peer):
+def t_relayed(inst, srv):
     before = inst.maildir_files('alice')
     smtp_send(inst, '<alice@localhost> ENVID=rel1 AUTH=<>',
               ['<r@nodsn.test> NOTIFY=SUCCESS ORCPT=rfc822;r@nodsn.test', '<s@nodsn.test>'],
               'Subject: to a peer without DSN\n\nhello\n')
     files = wait(lambda: new_since(inst, 'alice', before), 30)
-    mail, rcpt = peer.commands('MAIL'), peer.commands('RCPT')
+    mail, rcpt = commands(srv, 'MAIL'), commands(srv, 'RCPT')
     R.check('no-dsn peer: no DSN or AUTH parameter sent',
             mail == ['MAIL FROM:<alice@localhost>'] and sorted(rcpt) == ['RCPT TO:<r@nodsn.test>', 'RCPT TO:<s@nodsn.test>'],
             (mail, rcpt))
@@ -425,10 +349,12 @@ def main():
             recv.add_mailbox('x')
             recv.add_mailbox('y')
             bport = recv.start_service()  # its smtpd only: what it accepts stays in its queue/new
-            dsnpeer = Peer(['DSN', 'AUTH PLAIN', '8BITMIME'])
-            nodsn = Peer(['8BITMIME'])
-            failpeer = Peer(['DSN'], rcpt=lambda a: '550 5.1.1 <%s>: no such user here' % a)
-            peers = [dsnpeer, nodsn, failpeer]
+            dsnpeer = peer(['DSN', 'AUTH PLAIN', '8BITMIME'])
+            peers.append(dsnpeer)
+            nodsn = peer(['8BITMIME'])
+            peers.append(nodsn)
+            failpeer = peer(['DSN'], rcpt=lambda a: '550 5.1.1 <%s>: no such user here' % a)
+            peers.append(failpeer)
             inst.control('smtproutes', 'dsn.test:[127.0.0.1]:%d\npeer.test:[127.0.0.1]:%d\nnodsn.test:[127.0.0.1]:%d\n'
                          'fail.test:[127.0.0.1]:%d\n' % (bport, dsnpeer.port, nodsn.port, failpeer.port))
             inst.start()
@@ -442,8 +368,8 @@ def main():
             R.run('failures', t_failures, inst, failpeer)
             R.run('sendmail', t_sendmail, inst)
     finally:
-        for p in peers:
-            p.stop()
+        for srv in peers:
+            srv.stop()
     R.exit()
 
 
