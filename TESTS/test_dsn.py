@@ -22,6 +22,8 @@ here is stopped here.
 import email
 import email.policy
 import os
+import ssl
+import subprocess
 import sys
 import time
 
@@ -284,6 +286,73 @@ def t_sendmail(inst):
         R.check('sendmail %s: refused, exit 100' % ' '.join(args)[:30], r.returncode == 100, (r.returncode, r.stderr))
 
 
+def t_delay(inst):
+    """Delay warnings obey NOTIFY: a recipient whose NOTIFY leaves out DELAY gets none."""
+    name, uid, gid = inst.system_user('mrdsn')
+    home = inst.user_home('slowpoke', uid, gid, dotqmail='|echo "busy, later"; exit 111\n')
+    inst.control('delaywarn', 1)
+    inst.send.send_signal(1)  # SIGHUP: reread
+    time.sleep(0.3)
+    before = inst.maildir_files('alice')
+    smtp_send(inst, '<alice@localhost>', ['<slowpoke@localhost> NOTIFY=FAILURE'], 'Subject: no delay notice\n\nx\n')
+    ok = wait(lambda: inst.log().count('to=<slowpoke@localhost> attempts=') >= 2, 15)
+    time.sleep(0.5)
+    R.check('delay: NOTIFY=FAILURE gets no delay warning', ok and not new_since(inst, 'alice', before),
+            (new_since(inst, 'alice', before), inst.log()[-500:]))
+    smtp_send(inst, '<alice@localhost> ENVID=d1', ['<slowpoke@localhost> NOTIFY=DELAY ORCPT=rfc822;slowpoke@localhost'],
+              'Subject: delay notice\n\nx\n')
+    files = wait(lambda: new_since(inst, 'alice', before), 15)
+    if files:
+        msg, _, pm, rc = parse_report(files[0])
+        R.check('delay: NOTIFY=DELAY gets one, Action delayed, with ENVID and ORCPT',
+                is_report(msg) and rc and rc[0].get('action') == 'delayed' and pm.get('original-envelope-id') == 'd1'
+                and rc[0].get('original-recipient') == 'rfc822; slowpoke@localhost', (pm, rc))
+    else:
+        R.fail('delay: NOTIFY=DELAY gets a delay warning', inst.log()[-600:])
+    inst.control('delaywarn', None)
+    inst.send.send_signal(1)
+    mrinst.write_file(os.path.join(home, '.qmail'), './Maildir/\n', 0o600, uid, gid)
+    R.check('delay: both delivered once the program accepts', inst.wait_queue_empty(15), inst.queue_files())
+
+
+def t_auth_trusted(inst, srv):
+    """AUTH= from a client that authenticated (submission: STARTTLS through mailroom-tlsd,
+    AUTH PLAIN) is kept and passed on to a peer that offers AUTH."""
+    sub, pops = smtpinst.free_port(), smtpinst.free_port()
+    env = mrinst._make_env()
+    env.update({'SUBMISSION_PORT': str(sub), 'POP3S_PORT': str(pops), 'SMTP_PORT': str(smtpinst.free_port())})
+    r = subprocess.run(['bash', os.path.join(mrinst.CHECKOUT, 'lib/sh/setup.sh'), inst.home, inst.build], env=env,
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+    if r.returncode:
+        R.fail('auth: setup of the submission service', (r.stdout + r.stderr)[-600:])
+        return
+    inst.start_daemon(['sh', inst.path('service', 'submission', 'run')], sub, logname='submission.log')
+    c = inst.connect(sub)
+    try:
+        c.reply()
+        c.cmd('EHLO a.example')
+        c.cmd('STARTTLS')
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        c.sock = ctx.wrap_socket(c.sock, server_hostname='localhost')
+        c.cmd('EHLO a.example')
+        auth = c.cmd('AUTH PLAIN AGRlbW8AZGVtbw==', timeout=30)  # demo / demo
+        mail = c.cmd('MAIL FROM:<demo@localhost> AUTH=demo+40localhost')
+        rcpt = c.cmd('RCPT TO:<t@peer.test>')
+        c.cmd('DATA')
+        c.send(crlf('Subject: authenticated\n\nhello\n') + b'.\r\n')
+        end = c.reply(60)
+        c.cmd('QUIT')
+    finally:
+        c.close()
+    R.check('auth: an authenticated client\'s MAIL with AUTH= accepted',
+            (auth[0], mail[0], rcpt[0], end[0]) == (235, 250, 250, 250), (auth, mail, rcpt, end))
+    ok = wait(lambda: [m for m in commands(srv, 'MAIL') if 'demo@localhost>' in m], 30)
+    R.check('auth: AUTH=demo+40localhost passed on as sent to a peer offering AUTH',
+            ok == ['MAIL FROM:<demo@localhost> AUTH=demo+40localhost'], commands(srv, 'MAIL'))
+
+
 def t_failures(inst, failpeer):
     before = inst.maildir_files('alice')
     smtp_send(inst, '<alice@localhost>', ['<n@fail.test> NOTIFY=NEVER'], 'Subject: never\n\nnever\n')
@@ -337,6 +406,12 @@ def t_failures(inst, failpeer):
         R.fail('NOTIFY mixed: a bounce for d1', inst.log()[-800:])
 
 
+def timed(label, fn, *args):
+    t0 = time.monotonic()
+    R.run(label, fn, *args)
+    mrinst.info('%s: %.1f s' % (label, time.monotonic() - t0))
+
+
 def main():
     peers = []
     try:
@@ -358,15 +433,17 @@ def main():
             inst.control('smtproutes', 'dsn.test:[127.0.0.1]:%d\npeer.test:[127.0.0.1]:%d\nnodsn.test:[127.0.0.1]:%d\n'
                          'fail.test:[127.0.0.1]:%d\n' % (bport, dsnpeer.port, nodsn.port, failpeer.port))
             inst.start()
-            R.run('ehlo', t_ehlo, inst)
-            R.run('bad input', t_bad_input, inst)
-            R.run('queue formats', t_queue_formats, inst)
-            R.run('to a mailroom with DSN', t_to_mailroom, inst, recv)
-            R.run('to a peer with DSN', t_to_dsnpeer, inst, dsnpeer)
-            R.run('relayed', t_relayed, inst, nodsn)
-            R.run('delivered', t_delivered, inst)
-            R.run('failures', t_failures, inst, failpeer)
-            R.run('sendmail', t_sendmail, inst)
+            timed('ehlo', t_ehlo, inst)
+            timed('bad input', t_bad_input, inst)
+            timed('queue formats', t_queue_formats, inst)
+            timed('to a mailroom with DSN', t_to_mailroom, inst, recv)
+            timed('to a peer with DSN', t_to_dsnpeer, inst, dsnpeer)
+            timed('relayed', t_relayed, inst, nodsn)
+            timed('delivered', t_delivered, inst)
+            timed('failures', t_failures, inst, failpeer)
+            timed('sendmail', t_sendmail, inst)
+            timed('auth', t_auth_trusted, inst, dsnpeer)
+            timed('delay', t_delay, inst)
     finally:
         for srv in peers:
             srv.stop()
