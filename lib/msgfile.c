@@ -10,7 +10,8 @@
 #include "msgfile.h"
 
 /* The largest envelope a reader accepts: every recipient at its longest. */
-#define ENV_BYTES_MAX ((unsigned long)ENV_RCPT_MAX * (ENV_ADDR_MAX + 2) + ENV_ADDR_MAX + 3)
+#define ENV_BYTES_MAX \
+  ((unsigned long)ENV_RCPT_MAX * (ENV_ADDR_MAX + 2 + ENV_RPARAMS_MAX) + ENV_ADDR_MAX + 3 + ENV_MPARAMS_MAX)
 
 void msgfile_trailer(char *t, unsigned long long msglen, unsigned long envlen)
 {

@@ -9,6 +9,8 @@
 
 #include <skalibs/stralloc.h>
 
+#include "dsnparam.h"
+
 /* --- options (inject_opts.c) --------------------------------------------------------- */
 
 typedef struct inject_opts_s {
@@ -18,6 +20,11 @@ typedef struct inject_opts_s {
   unsigned int flagt : 1; /* -t */
   unsigned int flagi : 1; /* -i, -oi: a "." line does not end the input */
   unsigned int flagq : 1; /* -q: queue run requested */
+  /* DSN (RFC 3461), as Postfix's sendmail takes them: -N notify (checked, canonical),
+     -R full|hdrs, -V envid (xtext-encoded here); "" when not given */
+  char notify[DSN_NOTIFY_MAX + 1];
+  char const *ret;
+  char envid[DSN_ENVID_MAX + 1];
 } inject_opts;
 
 /* Parses sendmail's flags in argv[1..argc). Returns the index of the first recipient

@@ -21,6 +21,8 @@ int inject_opts_parse(inject_opts *o, int argc, char const *const *argv,
   o->fullname = 0;
   o->mode = 'm';
   o->flagt = o->flagi = o->flagq = 0;
+  o->notify[0] = o->envid[0] = 0;
+  o->ret = 0;
   for (; i < argc; i++) {
     char const *a = argv[i];
     if (a[0] != '-' || !a[1]) break;
@@ -67,7 +69,35 @@ int inject_opts_parse(inject_opts *o, int argc, char const *const *argv,
         case 'o':
           if (!strcmp(v, "i")) o->flagi = 1;
           break;
-        default: break; /* -B -N -R -V -X -C -h -L -M -O -p -A -e: accepted, ignored */
+        case 'N': {
+          unsigned bits = dsn_notify_parse(v, strlen(v));
+          if (!bits) {
+            *err = "bad -N value (never, or a list of delay, failure, success)";
+            *errarg = v;
+            return -1;
+          }
+          dsn_notify_fmt(bits, o->notify);
+          break;
+        }
+        case 'R':
+          switch (dsn_ret_parse(v, strlen(v))) {
+            case DSN_RET_FULL: o->ret = "FULL"; break;
+            case DSN_RET_HDRS: o->ret = "HDRS"; break;
+            default:
+              *err = "bad -R value (full or hdrs)";
+              *errarg = v;
+              return -1;
+          }
+          break;
+        case 'V':
+          /* the id as the user wrote it, xtext-encoded for the envelope (RFC 3461 4) */
+          if (!*v || xtext_encode(v, strlen(v), o->envid, sizeof o->envid) < 0) {
+            *err = "bad -V value (an envelope id of 1 to 100 characters once xtext-encoded)";
+            *errarg = v;
+            return -1;
+          }
+          break;
+        default: break; /* -B -X -C -h -L -M -O -p -A -e: accepted, ignored */
       }
       break;
     }

@@ -222,9 +222,17 @@ static void make_envelope(inject *in)
   size_t i, pos = 0, nrcpt;
   if (!stralloc_catb(&in->env, "F", 1) || !stralloc_catb(&in->env, in->sender.s, in->sender.len))
     die_nomem();
+  /* -V and -R: the envelope's parameter records (lib/envelope.h) */
+  if (in->o.envid[0] && !(stralloc_catb(&in->env, "E", 1) && stralloc_catb(&in->env, in->o.envid, strlen(in->o.envid) + 1)))
+    die_nomem();
+  if (in->o.ret && !(stralloc_catb(&in->env, "R", 1) && stralloc_catb(&in->env, in->o.ret, 5))) die_nomem();
   for (i = 0; i < in->nrcpt; i++) {
     size_t len = strlen(in->rcpts.s + pos) + 1;
     if (!stralloc_catb(&in->env, "T", 1) || !stralloc_catb(&in->env, in->rcpts.s + pos, len))
+      die_nomem();
+    /* -N applies to every recipient */
+    if (in->o.notify[0] &&
+        !(stralloc_catb(&in->env, "N", 1) && stralloc_catb(&in->env, in->o.notify, strlen(in->o.notify) + 1)))
       die_nomem();
     pos += len;
   }

@@ -12,9 +12,11 @@
    TMP_MAX_AGE): this must stay well below that, so a slow message's file is never removed
    under its writer. */
 #define QWRITE_DEATH (24 * 3600)
-/* The largest well-formed envelope: F, sender, NUL; ENV_RCPT_MAX times T, address, NUL;
-   the final NUL. One byte more is an error. */
-#define QWRITE_ENV_MAX ((size_t)ENV_RCPT_MAX * (ENV_ADDR_MAX + 2) + ENV_ADDR_MAX + 3)
+/* The largest well-formed envelope: F, sender, NUL and its parameter records;
+   ENV_RCPT_MAX times T, address, NUL and its parameter records; the final NUL. One byte
+   more is an error. */
+#define QWRITE_ENV_MAX \
+  ((size_t)ENV_RCPT_MAX * (ENV_ADDR_MAX + 2 + ENV_RPARAMS_MAX) + ENV_ADDR_MAX + 3 + ENV_MPARAMS_MAX)
 
 typedef struct qwrite_name_s {
   char id[QID_MAX + 1];

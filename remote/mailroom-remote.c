@@ -312,12 +312,27 @@ static void deliver(job *jb, smtpjob *sj, cache *kc)
     finish_all(jb, 'D', "the recipient domain is empty, too long or malformed (#5.1.2)");
     return;
   }
+  {
+    int bad = 0;
+    /* the sender field is ours to cut: it points into the job packet or argv */
+    sj->mparams = dsn_split((char *)sj->sender, &bad);
+    if (bad) {
+      finish_all(jb, 'D', "the sender's DSN or AUTH parameters are malformed (#5.5.4)");
+      return;
+    }
+  }
   if (!addrok(sj->sender, ADDR_MAX)) {
     finish_all(jb, 'D', "the sender address is too long or malformed (#5.1.7)");
     return;
   }
   sj->utf8 = has8bit(sj->sender, strlen(sj->sender));
   for (i = 0; i < jb->nrcpt; i++) {
+    int bad = 0;
+    sj->rparams[i] = dsn_split(sj->rcpt[i], &bad);
+    if (bad) {
+      finish_all(jb, 'D', "a recipient's DSN parameters are malformed (#5.5.4)");
+      return;
+    }
     if (!*sj->rcpt[i] || !addrok(sj->rcpt[i], ADDR_MAX)) {
       finish_all(jb, 'D', "a recipient address is empty, too long or malformed (#5.1.3)");
       return;

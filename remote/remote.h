@@ -47,6 +47,8 @@ typedef struct smtpreply_s {
 #define EXT_SMTPUTF8 4u
 #define EXT_SIZE 8u
 #define EXT_STARTTLS 16u
+#define EXT_DSN 32u  /* RFC 3461: NOTIFY, ORCPT, RET, ENVID passed on */
+#define EXT_AUTH 64u /* RFC 4954: the AUTH= parameter of MAIL passed on */
 
 extern void smtpreply_init(smtpreply *r);
 /* Feeds n bytes of the server's stream. *used gets the bytes taken: a reply ends inside the

@@ -28,6 +28,8 @@ void smtpreply_ehloline(smtpreply *r, char const *s, size_t n)
   else if (k == 8 && !strncasecmp(s, "8BITMIME", 8)) r->ext |= EXT_8BITMIME;
   else if (k == 8 && !strncasecmp(s, "SMTPUTF8", 8)) r->ext |= EXT_SMTPUTF8;
   else if (k == 8 && !strncasecmp(s, "STARTTLS", 8)) r->ext |= EXT_STARTTLS;
+  else if (k == 3 && !strncasecmp(s, "DSN", 3)) r->ext |= EXT_DSN;
+  else if (k == 4 && !strncasecmp(s, "AUTH", 4)) r->ext |= EXT_AUTH;
   else if (k == 4 && !strncasecmp(s, "SIZE", 4)) {
     unsigned long v = 0;
     size_t i = k;

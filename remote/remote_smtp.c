@@ -25,6 +25,8 @@
 #include "remote.h"
 #include "remote_smtp.h"
 
+#define RSPAWN_PARAMS_MAX_REMOTE 1200 /* = send/rspawn_proto.h's RSPAWN_PARAMS_MAX */
+
 #define RBUF 4096
 #define WBUF 16384
 #define MSGCHUNK (WBUF / 2) /* msgconv_data writes at most 2 bytes a byte */
@@ -611,7 +613,10 @@ static int transaction(conn *c, smtpjob const *j, unsigned ext, char const *tlsv
                        size_t whymax, int *reusable)
 {
   smtpreply r;
-  char mailargs[96];
+  static char const *const dsnm[] = { "RET", "ENVID", 0 }, *const authm[] = { "AUTH", 0 };
+  static char const *const dsnr[] = { "NOTIFY", "ORCPT", 0 };
+  char mailargs[96 + 2 * RSPAWN_PARAMS_MAX_REMOTE];
+  static char rcptargs[RCPT_PARAMS_MAX][RSPAWN_PARAMS_MAX_REMOTE]; /* one transaction at a time */
   unsigned i, accepted = 0;
   int pipe;
   char const *when;
@@ -625,6 +630,15 @@ static int transaction(conn *c, smtpjob const *j, unsigned ext, char const *tlsv
   /* at most 6 + 20 + 14 + 9 bytes: no truncation */
   snprintf(mailargs + strlen(mailargs), sizeof mailargs - strlen(mailargs), "%s%s", j->eightbit ? " BODY=8BITMIME" : "",
            j->utf8 ? " SMTPUTF8" : "");
+  /* RFC 3461 5.2: the DSN parameters go on to a server that offers DSN; RFC 4954 5: AUTH=
+     to one that offers AUTH. To others they are left out (and a NOTIFY=SUCCESS recipient
+     gets its "relayed" notice from mailroom-send, below). */
+  if (ext & EXT_DSN) dsn_words(j->mparams, dsnm, mailargs, sizeof mailargs);
+  if (ext & EXT_AUTH) dsn_words(j->mparams, authm, mailargs, sizeof mailargs);
+  for (i = 0; i < j->nrcpt && i < RCPT_PARAMS_MAX; i++) {
+    rcptargs[i][0] = 0;
+    if (ext & EXT_DSN) dsn_words(j->rparams[i], dsnr, rcptargs[i], sizeof rcptargs[i]);
+  }
 
   when = "after MAIL";
   if (conn_puts(c, "MAIL FROM:<") < 0 || conn_puts(c, j->sender) < 0 || command(c, ">", mailargs, 0) < 0)
@@ -632,7 +646,7 @@ static int transaction(conn *c, smtpjob const *j, unsigned ext, char const *tlsv
   if (!pipe && conn_flush(c) < 0) goto ioerr_all;
   if (pipe) {
     for (i = 0; i < j->nrcpt; i++)
-      if (command(c, "RCPT TO:<", j->rcpt[i], ">") < 0) goto ioerr_all;
+      if (conn_puts(c, "RCPT TO:<") < 0 || command(c, j->rcpt[i], ">", rcptargs[i]) < 0) goto ioerr_all;
     if (conn_puts(c, "DATA\r\n") < 0 || conn_flush(c) < 0) goto ioerr_all;
   }
   if (conn_reply(c, &r, j->tremote) < 0) goto ioerr_all;
@@ -645,7 +659,8 @@ static int transaction(conn *c, smtpjob const *j, unsigned ext, char const *tlsv
   }
   when = "after RCPT";
   for (i = 0; i < j->nrcpt; i++) {
-    if (!pipe && (command(c, "RCPT TO:<", j->rcpt[i], ">") < 0 || conn_flush(c) < 0)) goto ioerr_all;
+    if (!pipe && (conn_puts(c, "RCPT TO:<") < 0 || command(c, j->rcpt[i], ">", rcptargs[i]) < 0 || conn_flush(c) < 0))
+      goto ioerr_all;
     if (conn_reply(c, &r, j->tremote) < 0) goto ioerr_all;
     if (r.code / 100 == 2) {
       res[i].code = 'k'; /* accepted, pending DATA */
@@ -711,6 +726,10 @@ static int transaction(conn *c, smtpjob const *j, unsigned ext, char const *tlsv
       size_t len = 0;
       res[i].code = r.code / 100 == 2 ? 'K' : r.code / 100 == 5 ? 'D' : 'Z';
       res[i].text[0] = 0;
+      /* RFC 3461 5.2.2.2: NOTIFY=SUCCESS to a server without DSN: we owe the "relayed"
+         notice; the prefix tells mailroom-send (send.h's RELAYED_PREFIX) */
+      if (res[i].code == 'K' && !(ext & EXT_DSN) && dsn_wants_success(j->rparams[i]))
+        text_cats(res[i].text, sizeof res[i].text, &len, "relayed: ");
       text_cats(res[i].text, sizeof res[i].text, &len, why);
     }
 clean:

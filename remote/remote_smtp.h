@@ -4,11 +4,17 @@
    read and write under a deadline; STARTTLS with libtls (LibreSSL's API). */
 #include "remote.h"
 
+#define RCPT_PARAMS_MAX 100 /* = mailroom-remote's RCPT_MAX */
+
 typedef struct smtpjob_s {
   char const *helo;
   char const *sender;
   char *const *rcpt;
   unsigned nrcpt;
+  /* the ESMTP parameters that came with the addresses (remote_dsn.c), 0 for none: the
+     sender's RET=, ENVID=, AUTH= words; per recipient NOTIFY=, ORCPT= */
+  char const *mparams;
+  char const *rparams[RCPT_PARAMS_MAX];
   int fdmsg;                /* the message: bytes 0..msglen-1, read with pread */
   unsigned long long msglen;
   unsigned long long wire;  /* its size on the wire (SIZE=) */
@@ -24,6 +30,15 @@ typedef struct rcptres_s {
   char code; /* 'K', 'Z', 'D' */
   char text[REPORT_TEXT_MAX + 1];
 } rcptres;
+
+/* The parameters of a sender or recipient field: cuts field at its LF (rspawn_proto.h) and
+   returns what followed (0 if nothing), or sets *bad when that is not printable words. */
+extern char const *dsn_split(char *field, int *bad);
+/* The words of params whose key is key ("RET", ...), appended to out (max bytes, NUL kept),
+   each after a space. */
+extern void dsn_words(char const *params, char const *const *keys, char *out, size_t max);
+/* 1 if the recipient's parameters say NOTIFY with SUCCESS. */
+extern int dsn_wants_success(char const *rparams);
 
 /* smtp_try's results */
 #define TRY_DONE 0     /* every recipient has its result in res */

@@ -201,7 +201,7 @@ static int hand(struct rspawn *r, unsigned k, size_t len, int msgfd)
 
 static void start(struct rspawn *r, struct rreq const *q, int msgfd)
 {
-  char const *domain = rspawn_domain(q->rcpt[0]);
+  char const *domain = q->domain;
   size_t len = rwjob_pack(r->wpkt, sizeof r->wpkt, domain, q->sender, q->msglen, q->rcpt, q->n);
   if (!len) {
     refuse(r, q->slot, q->n, 'Z', "4.3.0 mailroom-rspawn was unable to make a job packet");

@@ -8,15 +8,30 @@
 #include "qid.h"
 #include "rspawn_proto.h"
 
+/* The length of the address in a field: up to the LF before its parameters, if any. */
+static size_t addrlen(char const *a)
+{
+  char const *nl = strchr(a, '\n');
+  return nl ? (size_t)(nl - a) : strlen(a);
+}
+
 char const *rspawn_domain(char const *addr)
 {
-  char const *at = strrchr(addr, '@');
-  return at ? at + 1 : "";
+  size_t l = addrlen(addr);
+  char const *at = memrchr(addr, '@', l);
+  return at ? at + 1 : addr + l;
+}
+
+/* The domain's length in a field. */
+static size_t domainlen(char const *addr)
+{
+  return addrlen(addr) - (size_t)(rspawn_domain(addr) - addr);
 }
 
 static int samedomain(char const *a, char const *b)
 {
-  return !strcasecmp(rspawn_domain(a), rspawn_domain(b));
+  size_t l = domainlen(a);
+  return l == domainlen(b) && !strncasecmp(rspawn_domain(a), rspawn_domain(b), l);
 }
 
 static int put(char *buf, size_t cap, size_t *w, char const *s, size_t n)
@@ -69,10 +84,39 @@ static char const *field(char const *buf, size_t len, size_t *pos)
   return f;
 }
 
-static int addrok(char const *a)
+/* An address, then optionally LF and its parameters (rspawn_proto.h): printable ASCII
+   words "KEY=value" separated by single spaces, of the keys allowed. */
+static int addrok(char const *a, char const *const *keys)
 {
-  size_t l = strlen(a);
-  return l <= ENV_ADDR_MAX && !strpbrk(a, "\r\n");
+  size_t l = addrlen(a);
+  char const *p = a + l;
+  if (l > ENV_ADDR_MAX || memchr(a, '\r', l)) return 0;
+  if (!*p) return 1;
+  return rspawn_params_ok(p + 1, keys);
+}
+
+static char const *const mkeys[] = { "RET", "ENVID", "AUTH", 0 };
+static char const *const rkeys[] = { "NOTIFY", "ORCPT", 0 };
+
+int rspawn_params_ok(char const *p, char const *const *keys)
+{
+  size_t n = strlen(p);
+  unsigned seen = 0;
+  if (!n || n > RSPAWN_PARAMS_MAX) return 0;
+  for (;;) {
+    char const *sp = strchr(p, ' '), *eq;
+    size_t wl = sp ? (size_t)(sp - p) : strlen(p), k;
+    eq = memchr(p, '=', wl);
+    if (!eq || eq == p || eq + 1 == p + wl) return 0;
+    for (k = 0; keys[k]; k++)
+      if (strlen(keys[k]) == (size_t)(eq - p) && !memcmp(keys[k], p, (size_t)(eq - p))) break;
+    if (!keys[k] || (seen & (1u << k))) return 0;
+    seen |= 1u << k;
+    for (char const *c = eq + 1; c < p + wl; c++)
+      if ((unsigned char)*c <= 32 || (unsigned char)*c >= 127 || *c == '=') return 0;
+    if (!sp) return 1;
+    p = sp + 1;
+  }
 }
 
 int rreq_parse(char const *buf, size_t len, struct rreq *q)
@@ -86,14 +130,20 @@ int rreq_parse(char const *buf, size_t len, struct rreq *q)
   q->slot = (unsigned)u;
   if (!(q->id = field(buf, len, &pos)) || !qid_parse(q->id, 0, 0)) return -1;
   if (!(q->msglen = field(buf, len, &pos)) || !decimal(q->msglen, 19, &q->len)) return -1;
-  if (!(q->sender = field(buf, len, &pos)) || !addrok(q->sender)) return -1;
+  if (!(q->sender = field(buf, len, &pos)) || !addrok(q->sender, mkeys)) return -1;
   while (pos < len) {
     if (q->n == RSPAWN_RCPT_MAX) return -1;
-    if (!(f = field(buf, len, &pos)) || !*f || !addrok(f)) return -1;
+    if (!(f = field(buf, len, &pos)) || !*f || *f == '\n' || !addrok(f, rkeys)) return -1;
     if (q->n && !samedomain(q->rcpt[0], f)) return -1;
     q->rcpt[q->n++] = f;
   }
-  return q->n ? 0 : -1;
+  if (!q->n) return -1;
+  {
+    size_t dl = domainlen(q->rcpt[0]);
+    memcpy(q->domain, rspawn_domain(q->rcpt[0]), dl);
+    q->domain[dl] = 0;
+  }
+  return 0;
 }
 
 size_t rrep_pack(char *buf, size_t cap, unsigned slot, struct rres const *res, unsigned n)

@@ -12,8 +12,18 @@
 /* What rspawn reads of mailroom-remote's report: a result byte, the text, a NUL each. */
 #define RSPAWN_RECORDS_MAX ((size_t)RSPAWN_RCPT_MAX * (RSPAWN_TEXT_MAX + 4))
 
+/* A sender or recipient field is the address, optionally followed by LF and its ESMTP
+   parameters as mailroom-remote passes them on: "RET=.. ENVID=.. AUTH=.." for the sender,
+   "NOTIFY=.. ORCPT=.." for a recipient (values from the envelope, lib/envelope.h). An
+   address never holds a LF, so a field without parameters is what it always was. */
+#define RSPAWN_PARAMS_MAX 1200
+/* 1 if p is "KEY=value" words, single spaces between, each key one of keys (0-ended) at
+   most once, values printable ASCII without '=' or space. */
+extern int rspawn_params_ok(char const *p, char const *const *keys);
+
 struct rreq {
   unsigned slot;
+  char domain[1001]; /* the recipients' domain, without parameters (ENV_ADDR_MAX + 1) */
   char const *id;
   char const *msglen; /* decimal, as sent */
   unsigned long long len;
@@ -27,7 +37,8 @@ struct rres {
   char text[RSPAWN_TEXT_MAX + 1];
 };
 
-/* The domain of an address: after the last '@', or "" without one. */
+/* The domain of an address: after the last '@', or "" without one; in a field with
+   parameters, the domain runs up to the LF. */
 extern char const *rspawn_domain(char const *addr);
 
 /* Request packet into buf (cap bytes). Returns its length, or 0 if it does not fit or

@@ -12,6 +12,9 @@
 
 #define CONCURRENCY_MAX 1000
 #define TEXT_MAX 900 /* a spawner's result text; INTERNALS.md */
+/* How mailroom-remote's text for a delivered recipient starts when the server had no DSN
+   and the recipient asked NOTIFY=SUCCESS (remote/remote_smtp.c): send owes a "relayed" notice. */
+#define RELAYED_PREFIX "relayed: "
 #define INFO_HEADER 64
 #define INFO_RECORD 256
 #define INFO_TEXT (INFO_RECORD - 25) /* bytes 24..254 of a record */
@@ -183,6 +186,10 @@ extern void result_apply(struct send *s, struct msg *m, unsigned i, unsigned lon
 /* Sends the DSN for the recipients in 'F' (a bounce), or, with delayed, the delay warning
    for those in 'T'. 0 when queued or dropped by the rules, -1 to try again later. */
 extern int bounce_send(struct send *s, struct msg *m, int delayed);
+/* After recipient i was delivered: the "delivered" notice (or, relayed, the "relayed" one:
+   a server without DSN took it) when its NOTIFY asks for SUCCESS. 0 sent or not wanted,
+   -1 it could not be queued (the notice is then lost: the delivery is recorded). */
+extern int notice_send(struct send *s, struct msg *m, unsigned i, int relayed);
 
 /* send_scan.c: the queue folders. */
 extern void scan_start(struct send *s, time_t now);

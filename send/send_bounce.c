@@ -1,4 +1,6 @@
-/* Bounces and delay warnings: RFC 3464 reports (send_dsn.c) to the sender, queued through
+/* Bounces, delay warnings and success notices: RFC 3464 reports (send_dsn.c) to the sender,
+   each for the recipients whose NOTIFY asks for it (RFC 3461 4.1), with RET, ENVID and
+   ORCPT from the envelope, queued through
    mailroom-queue like any other message (the one code path that writes into the queue). A
    bounce of a bounce (sender <>) goes to the postmaster with the sender #@[]; a bounce of
    that is dropped and logged, so bounces never loop and <> is never bounced to <>. */
@@ -14,6 +16,8 @@
 #include <skalibs/allreadwrite.h>
 #include <skalibs/stralloc.h>
 #include "auto_home.h"
+#include "dsnparam.h"
+#include "envelope.h"
 #include "fdspawn.h"
 #include "send.h"
 #include "send_dsn.h"
@@ -21,11 +25,11 @@
 #define DOUBLEBOUNCE_SENDER "#@[]"
 #define ENV_TO_MAX 1100
 
-/* Reads the first bytes of the original message (its header, for the report). */
-static int readhead(struct msg const *m, char *buf, size_t *len)
+/* Reads the first want bytes of the original message (its header, or all of it). */
+static int readhead(struct msg const *m, char *buf, size_t want, size_t *len)
 {
   char path[320];
-  size_t want = m->msglen > DSN_HEADERS_MAX ? DSN_HEADERS_MAX : (size_t)m->msglen, got = 0;
+  size_t got = 0;
   int fd;
   snprintf(path, sizeof path, "queue/mess/%s", m->id);
   fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -42,27 +46,64 @@ static int readhead(struct msg const *m, char *buf, size_t *len)
   return 0;
 }
 
-static int build(stralloc *sa, struct send *s, struct msg const *m, char const *to, int delayed)
+/* 1 if recipient i asked for (or, without NOTIFY, gets by default) a report of kind:
+   failures and delays unless NOTIFY left them out (RFC 3461 4.1: without NOTIFY, FAILURE
+   and DELAY as the MTA does them), success only when asked. */
+static int wanted(struct msg const *m, unsigned i, int kind)
+{
+  char const *n = envelope_rparam(m->rcpt[i], 'N');
+  unsigned bits = n ? dsn_notify_parse(n, strlen(n)) : 0;
+  if (kind == DSN_FAILED) return !n || (bits & DSN_NOTIFY_FAILURE);
+  if (kind == DSN_DELAYED) return !n || (bits & DSN_NOTIFY_DELAY);
+  return !!(bits & DSN_NOTIFY_SUCCESS);
+}
+
+/* The report of kind: for DSN_FAILED every 'F' recipient, for DSN_DELAYED every deferred
+   'T' one, else recipient only; each only if it wants it. 1 when none does (nothing to
+   send), 0 built, -1 error. */
+static int build(stralloc *sa, struct send *s, struct msg const *m, char const *to, int kind, unsigned only)
 {
   static char head[DSN_HEADERS_MAX];
   struct dsn_rcpt *r = calloc(m->nrcpt, sizeof *r);
-  char *texts = malloc((size_t)m->nrcpt * (INFO_TEXT + 1));
+  char *texts = malloc((size_t)m->nrcpt * (INFO_TEXT + 1)), *whole = 0;
+  char const *ret = envelope_mparam(m->env, 'R');
   struct dsn d = { .me = s->cf.me, .to = to, .id = m->id, .sender = m->env + 1, .arrival = m->arrival,
-                   .now = time(0), .delayed = delayed, .rcpt = r, .msg = head };
-  int ret = -1;
-  if (!r || !texts || readhead(m, head, &d.msglen) < 0) goto end;
+                   .now = time(0), .delayed = kind, .rcpt = r, .msg = head,
+                   .envid = envelope_mparam(m->env, 'E') };
+  int ret_ = -1;
+  if (!r || !texts) goto end;
   for (unsigned i = 0; i < m->nrcpt; i++) {
-    if (delayed ? !(m->state[i] == 'T' && m->attempts[i]) : m->state[i] != 'F') continue;
+    if (kind == DSN_FAILED ? m->state[i] != 'F'
+        : kind == DSN_DELAYED ? !(m->state[i] == 'T' && m->attempts[i]) : i != only)
+      continue;
+    if (!wanted(m, i, kind)) continue;
     info_text(m, i, texts + (size_t)d.n * (INFO_TEXT + 1));
     r[d.n].addr = m->rcpt[i];
     r[d.n].text = texts + (size_t)d.n * (INFO_TEXT + 1);
+    r[d.n].orcpt = envelope_rparam(m->rcpt[i], 'O');
     d.n++;
   }
-  ret = dsn_build(sa, &d);
+  if (!d.n) {
+    ret_ = 1;
+    goto end;
+  }
+  /* RET=FULL: the whole message, in failure reports only (RFC 3461 4.3) */
+  if (kind == DSN_FAILED && ret && !strcmp(ret, "FULL")) {
+    if (m->msglen <= DSN_FULL_MAX) {
+      whole = malloc(m->msglen ? (size_t)m->msglen : 1);
+      if (!whole || readhead(m, whole, (size_t)m->msglen, &d.msglen) < 0) goto end;
+      d.msg = whole;
+      d.full = 1;
+    } else d.cut = 1;
+  }
+  if (!d.full && readhead(m, head, m->msglen > DSN_HEADERS_MAX ? DSN_HEADERS_MAX : (size_t)m->msglen, &d.msglen) < 0)
+    goto end;
+  ret_ = dsn_build(sa, &d) < 0 ? -1 : 0;
 end:
   free(r);
   free(texts);
-  return ret;
+  free(whole);
+  return ret_;
 }
 
 /* Runs mailroom-queue with the message and envelope on pipes. 0 if it exited 0. */
@@ -102,16 +143,16 @@ static int inject(char const *msg, size_t msglen, char const *env, size_t envlen
   return (errno = EAGAIN, -1);
 }
 
-int bounce_send(struct send *s, struct msg *m, int delayed)
+/* The report of kind (send.h) for the message's sender. */
+static int report_send(struct send *s, struct msg *m, int kind, unsigned only)
 {
-  char const *what = delayed ? "delaywarn" : "bounce";
   char const *sender = m->env + 1;
   char to[ENV_TO_MAX];
   stralloc msg = STRALLOC_ZERO, env = STRALLOC_ZERO;
   char const *bsender;
-  int r = -1;
-  if (!strcmp(sender, DOUBLEBOUNCE_SENDER) || (delayed && !*sender)) {
-    if (!delayed) log_line("bounce", m, "result=dropped reason=\"double bounce\"");
+  int r = -1, b;
+  if (!strcmp(sender, DOUBLEBOUNCE_SENDER) || (kind != DSN_FAILED && !*sender)) {
+    if (kind == DSN_FAILED) log_line("bounce", m, "result=dropped reason=\"double bounce\"");
     return 0;
   }
   if (!*sender) {
@@ -121,7 +162,14 @@ int bounce_send(struct send *s, struct msg *m, int delayed)
     snprintf(to, sizeof to, "%s", sender);
     bsender = "";
   }
-  if (build(&msg, s, m, to, delayed) < 0) goto end;
+  b = build(&msg, s, m, to, kind, only);
+  if (b < 0) goto end;
+  if (b > 0) {
+    /* every recipient concerned said NOTIFY without this kind (NEVER among them) */
+    if (kind == DSN_FAILED) log_line("notify", m, "kind=failed result=suppressed reason=\"NOTIFY\"");
+    r = 0;
+    goto end;
+  }
   if (!stralloc_catb(&env, "F", 1) || !stralloc_catb(&env, bsender, strlen(bsender) + 1) ||
       !stralloc_catb(&env, "T", 1) || !stralloc_catb(&env, to, strlen(to) + 1) || !stralloc_catb(&env, "", 1))
     goto end;
@@ -129,11 +177,26 @@ int bounce_send(struct send *s, struct msg *m, int delayed)
   {
     char q[ENV_TO_MAX * 2];
     log_quote(q, sizeof q, to);
-    log_line(what, m, "to=<%s> from=<%s> size=%zu", q, bsender, msg.len);
+    if (kind == DSN_DELIVERED || kind == DSN_RELAYED)
+      log_line("notify", m, "kind=%s to=<%s> from=<%s> size=%zu", kind == DSN_RELAYED ? "relayed" : "delivered", q,
+               bsender, msg.len);
+    else
+      log_line(kind == DSN_DELAYED ? "delaywarn" : "bounce", m, "to=<%s> from=<%s> size=%zu", q, bsender, msg.len);
   }
   r = 0;
 end:
   stralloc_free(&msg);
   stralloc_free(&env);
   return r;
+}
+
+int bounce_send(struct send *s, struct msg *m, int delayed)
+{
+  return report_send(s, m, delayed ? DSN_DELAYED : DSN_FAILED, 0);
+}
+
+int notice_send(struct send *s, struct msg *m, unsigned i, int relayed)
+{
+  if (!wanted(m, i, DSN_DELIVERED)) return 0;
+  return report_send(s, m, relayed ? DSN_RELAYED : DSN_DELIVERED, i);
 }

@@ -7,10 +7,20 @@
 #include <skalibs/stralloc.h>
 
 #define DSN_HEADERS_MAX 65536 /* bytes of the original header quoted in text/rfc822-headers */
+/* RET=FULL returns the whole message in a failure report up to this size; a larger one
+   gets its header alone, and the report says so (RFC 3461 4.3 lets the MTA truncate). */
+#define DSN_FULL_MAX (1024ULL * 1024)
+
+/* What a report says of its recipients (RFC 3464 2.3.3's Action). */
+#define DSN_FAILED 0
+#define DSN_DELAYED 1
+#define DSN_DELIVERED 2 /* a local delivery of a NOTIFY=SUCCESS recipient */
+#define DSN_RELAYED 3   /* handed to a server without DSN (RFC 3461 5.2.2) */
 
 struct dsn_rcpt {
   char const *addr;
-  char const *text; /* the last result: a remote server's reply or a local program's text */
+  char const *text;  /* the last result: a remote server's reply or a local program's text */
+  char const *orcpt; /* the ORCPT parameter as sent (addr-type;xtext), or 0 */
 };
 
 struct dsn {
@@ -20,10 +30,13 @@ struct dsn {
   char const *sender; /* the original envelope sender, for the human-readable part */
   unsigned long long arrival;
   time_t now;
-  int delayed; /* 1: Action: delayed (a warning); 0: Action: failed (a bounce) */
+  int delayed; /* DSN_FAILED (a bounce), DSN_DELAYED (a warning), DSN_DELIVERED, DSN_RELAYED */
+  char const *envid; /* the ENVID parameter as sent (xtext), or 0 */
+  int full;          /* the whole message is in msg and goes back as message/rfc822 (RET=FULL) */
+  int cut;           /* RET=FULL was asked for, but the message was too large: headers only */
   struct dsn_rcpt const *rcpt;
   unsigned n;
-  char const *msg; /* the original message (at least its header) */
+  char const *msg; /* the original message (at least its header; all of it with full) */
   size_t msglen;
 };
 

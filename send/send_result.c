@@ -64,6 +64,13 @@ void result_apply(struct send *s, struct msg *m, unsigned i, unsigned long long 
     if (sched_later(s, m, i, m->nexttry[i]) < 0) strerr_diefu1sys(111, "schedule a retry");
   }
   record(m, i, text);
+  /* NOTIFY=SUCCESS (after the record: the notice quotes the text): a local delivery is
+     "delivered"; a remote one is "relayed" when mailroom-remote says the server took it
+     without DSN (its text starts "relayed: "); a server with DSN got the parameters and
+     reports itself (RFC 3461 5.2). */
+  if (r == 'K' && (m->chan[i] == 'L' || !strncmp(text, RELAYED_PREFIX, sizeof RELAYED_PREFIX - 1)) &&
+      notice_send(s, m, i, m->chan[i] == 'R') < 0)
+    strerr_warnwu3sys("queue the success notice of ", m->id, ", not sent");
   if (!m->inflight) delaywarn(s, m, now);
   msg_progress(s, m, now);
 }

@@ -13,6 +13,7 @@
 #include <skalibs/stralloc.h>
 #include <skalibs/tai.h>
 
+#include "dsnparam.h"
 #include "envelope.h"
 #include "qid.h"
 #include "tlsctl.h"
@@ -76,7 +77,14 @@ enum smtpd_perr {
   P_BADUTF8,   /* 501 5.6.7: not valid UTF-8 */
   P_PARAM,     /* 555 5.5.4: a parameter we do not offer */
   P_PARAMSYN,  /* 501 5.5.4: a malformed or repeated parameter */
-  P_LONG       /* 501 5.1.7 / 5.1.3: longer than ENV_ADDR_MAX */
+  P_LONG,      /* 501 5.1.7 / 5.1.3: longer than ENV_ADDR_MAX */
+  /* DSN (RFC 3461) and AUTH= (RFC 4954 5), each with its own 501 text */
+  P_DUP,       /* a parameter given twice */
+  P_NOTIFY,    /* NOTIFY: not NEVER or a list of SUCCESS, FAILURE, DELAY */
+  P_ORCPT,     /* ORCPT: not addr-type;xtext, or too long */
+  P_RET,       /* RET: not FULL or HDRS */
+  P_ENVID,     /* ENVID: not xtext, or too long */
+  P_AUTHP      /* AUTH=: not <> or an xtext mailbox */
 };
 
 #define BODY_NONE 0
@@ -94,6 +102,12 @@ struct smtpd_path_s {
   int body;
   int hassize;
   unsigned long long size; /* ~0ULL when the number does not fit */
+  int ret;                 /* RET: 0 none, DSN_RET_FULL, DSN_RET_HDRS */
+  char envid[DSN_ENVID_MAX + 1]; /* ENVID as sent (xtext), "" none */
+  char auth[DSN_AUTH_MAX + 1];   /* AUTH= as sent (xtext or <>), "" none */
+  /* RCPT parameters */
+  unsigned notify;               /* DSN_NOTIFY_* bits, 0 none */
+  char orcpt[DSN_ORCPT_MAX + 1]; /* ORCPT as sent, "" none */
 };
 /* "FROM:<path> params" of MAIL. esmtp: the client said EHLO (parameters allowed). */
 extern enum smtpd_perr smtpd_cmd_mail(char const *s, size_t len, int esmtp, smtpd_path *p);
@@ -252,6 +266,7 @@ enum smtpd_re {
   RE_RCPT_OK, RE_RCPT_NOMAIL, RE_RCPT_SYNTAX, RE_RCPT_ADDR, RE_RCPT_NODOMAIN, RE_RCPT_LONG,
   RE_RCPT_NOUSER, RE_RCPT_NORELAY, RE_RCPT_TEMP, RE_RCPT_TOOMANY,
   RE_UTF8_NEEDED, RE_UTF8_BAD, RE_PARAM, RE_PARAM_SYNTAX,
+  RE_PARAM_DUP, RE_DSN_NOTIFY, RE_DSN_ORCPT, RE_DSN_RET, RE_DSN_ENVID, RE_AUTH_PARAM,
   RE_DATA_NOMAIL, RE_DATA_NORCPT, RE_DATA_ARG, RE_DATA_GO, RE_DATA_NOQUEUE, RE_DATA_BARELF,
   RE_DATA_BARECR, RE_DATA_NUL, RE_DATA_BIG, RE_DATA_HOPS,
   RE_RSET, RE_RSET_ARG, RE_NOOP, RE_QUIT, RE_VRFY, RE_VRFY_NOARG, RE_EXPN, RE_HELP, RE_NOTIMPL,

@@ -1,5 +1,6 @@
 /* Commands: the verb of a line, and the arguments of HELO/EHLO, MAIL and RCPT (RFC 5321
-   4.1.1, 4.1.2; SIZE RFC 1870, BODY RFC 6152, SMTPUTF8 RFC 6531). Pure. */
+   4.1.1, 4.1.2; SIZE RFC 1870, BODY RFC 6152, SMTPUTF8 RFC 6531; RET, ENVID, NOTIFY, ORCPT
+   RFC 3461; AUTH= RFC 4954 5). Pure. */
 #include <string.h>
 #include <strings.h>
 
@@ -121,6 +122,21 @@ static void path_clear(smtpd_path *p)
   p->nonascii = p->smtputf8 = p->hassize = 0;
   p->body = BODY_NONE;
   p->size = 0;
+  p->ret = 0;
+  p->envid[0] = p->auth[0] = p->orcpt[0] = 0;
+  p->notify = 0;
+}
+
+/* An xtext-valued parameter into out (max bytes with its NUL): P_OK, P_DUP when out is
+   already set, or bad when valid() refuses the value. */
+static enum smtpd_perr xparam(char const *s, size_t v0, size_t v1, int hasval, char *out, size_t max,
+                              int (*valid)(char const *, size_t), enum smtpd_perr bad)
+{
+  if (*out) return P_DUP;
+  if (!hasval || v1 - v0 >= max || !valid(s + v0, v1 - v0)) return bad;
+  memcpy(out, s + v0, v1 - v0);
+  out[v1 - v0] = 0;
+  return P_OK;
 }
 
 enum smtpd_perr smtpd_cmd_mail(char const *s, size_t len, int esmtp, smtpd_path *p)
@@ -151,6 +167,15 @@ enum smtpd_perr smtpd_cmd_mail(char const *s, size_t len, int esmtp, smtpd_path 
     } else if (is_kw(s, k0, k1, "SMTPUTF8")) {
       if (p->smtputf8 || hasval) return P_PARAMSYN;
       p->smtputf8 = 1;
+    } else if (is_kw(s, k0, k1, "RET")) {
+      if (p->ret) return P_DUP;
+      if (!hasval || !(p->ret = dsn_ret_parse(s + v0, v1 - v0))) return P_RET;
+    } else if (is_kw(s, k0, k1, "ENVID")) {
+      enum smtpd_perr e = xparam(s, v0, v1, hasval, p->envid, sizeof p->envid, dsn_envid_valid, P_ENVID);
+      if (e != P_OK) return e;
+    } else if (is_kw(s, k0, k1, "AUTH")) {
+      enum smtpd_perr e = xparam(s, v0, v1, hasval, p->auth, sizeof p->auth, dsn_auth_valid, P_AUTHP);
+      if (e != P_OK) return e;
     } else return P_PARAM;
   }
   if (r < 0) return P_PARAMSYN;
@@ -164,9 +189,16 @@ enum smtpd_perr smtpd_cmd_rcpt(char const *s, size_t len, int esmtp, int utf8, s
   path_clear(p);
   while (len && s[len - 1] == ' ') len--;
   if (split_path(s, len, "TO:", &a0, &a1, &pos) < 0) return P_SYNTAX;
-  r = next_param(s, len, &pos, &k0, &k1, &v0, &v1, &hasval);
+  while ((r = next_param(s, len, &pos, &k0, &k1, &v0, &v1, &hasval)) > 0) {
+    if (!esmtp) return P_PARAM;
+    if (is_kw(s, k0, k1, "NOTIFY")) {
+      if (p->notify) return P_DUP;
+      if (!hasval || !(p->notify = dsn_notify_parse(s + v0, v1 - v0))) return P_NOTIFY;
+    } else if (is_kw(s, k0, k1, "ORCPT")) {
+      enum smtpd_perr e = xparam(s, v0, v1, hasval, p->orcpt, sizeof p->orcpt, dsn_orcpt_valid, P_ORCPT);
+      if (e != P_OK) return e;
+    } else return P_PARAM;
+  }
   if (r < 0) return P_PARAMSYN;
-  if (r > 0) return P_PARAM; /* no RCPT parameter is offered (no DSN) */
-  (void)esmtp;
   return smtpd_addr_parse(s + a0, a1 - a0, 0, utf8, p);
 }

@@ -37,8 +37,14 @@ static struct {
 
   [RE_UTF8_NEEDED] = { "553 5.6.7 Non-ASCII address needs the SMTPUTF8 parameter on MAIL", 0 },
   [RE_UTF8_BAD] = { "501 5.6.7 Address is not valid UTF-8", 0 },
-  [RE_PARAM] = { "555 5.5.4 Unsupported parameter (offered: SIZE, BODY=7BIT or 8BITMIME, SMTPUTF8; none on RCPT)", 0 },
+  [RE_PARAM] = { "555 5.5.4 Unsupported parameter (offered: SIZE, BODY=7BIT or 8BITMIME, SMTPUTF8, RET, ENVID, AUTH on MAIL; NOTIFY, ORCPT on RCPT)", 0 },
   [RE_PARAM_SYNTAX] = { "501 5.5.4 Malformed or repeated parameter", 0 },
+  [RE_PARAM_DUP] = { "501 5.5.4 Parameter given twice", 0 },
+  [RE_DSN_NOTIFY] = { "501 5.5.4 Bad NOTIFY parameter: NEVER alone, or a list of SUCCESS, FAILURE, DELAY, each once (RFC 3461 4.1)", 0 },
+  [RE_DSN_ORCPT] = { "501 5.5.4 Bad ORCPT parameter: addr-type;xtext, at most 500 characters (RFC 3461 4.2)", 0 },
+  [RE_DSN_RET] = { "501 5.5.4 Bad RET parameter: FULL or HDRS (RFC 3461 4.3)", 0 },
+  [RE_DSN_ENVID] = { "501 5.5.4 Bad ENVID parameter: xtext of 1 to 100 characters (RFC 3461 4.4)", 0 },
+  [RE_AUTH_PARAM] = { "501 5.5.4 Bad AUTH parameter: <> or an xtext mailbox of at most 500 characters (RFC 4954 5)", 0 },
 
   [RE_DATA_NOMAIL] = { "503 5.5.1 MAIL first", 0 },
   [RE_DATA_NORCPT] = { "554 5.5.1 No valid recipients", 0 },
@@ -59,7 +65,7 @@ static struct {
   [RE_VRFY_NOARG] = { "501 5.5.4 Syntax: VRFY address", 0 },
   [RE_EXPN] = { "502 5.5.1 EXPN is not available", 0 },
   [RE_HELP] = { "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP STARTTLS AUTH\r\n"
-                "214-2.0.0 Extensions: PIPELINING 8BITMIME SIZE ENHANCEDSTATUSCODES SMTPUTF8\r\n"
+                "214-2.0.0 Extensions: PIPELINING 8BITMIME SIZE ENHANCEDSTATUSCODES DSN SMTPUTF8\r\n"
                 "214 2.0.0 See RFC 5321 and mailroom-smtpd(8)", 0 },
   [RE_NOTIMPL] = { "502 5.5.1 Command not implemented", 0 },
   [RE_UNKNOWN] = { "500 5.5.2 Unknown command", 0 },

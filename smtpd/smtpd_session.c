@@ -104,6 +104,7 @@ static void log_rcpt(smtpd_sess *s, char const *code, char const *reason)
 /* The extensions offered (RFC 5321 4.1.1.1): the lines after "250-me". */
 static char const ehlo_a[] = "\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE ";
 static char const ehlo_b[] = "\r\n250-ENHANCEDSTATUSCODES\r\n";
+static char const ehlo_dsn[] = "250-DSN\r\n"; /* RFC 3461 */
 static char const ehlo_tls[] = "250-STARTTLS\r\n";    /* before TLS, under mailroom-tlsd */
 static char const ehlo_auth[] = "250-AUTH PLAIN LOGIN\r\n"; /* under TLS, with a verifier */
 static char const ehlo_c[] = "250 SMTPUTF8\r\n";
@@ -120,7 +121,7 @@ static int do_helo(smtpd_sess *s, char const *arg, size_t len, int ehlo)
   if (smtpd_io_put(s->io, "250-", 4) < 0 || smtpd_io_put(s->io, s->cf->me, strlen(s->cf->me)) < 0) return -1;
   buf[ulong_fmt(buf, s->cf->databytes)] = 0;
   return smtpd_io_put(s->io, ehlo_a, strlen(ehlo_a)) < 0 || smtpd_io_put(s->io, buf, strlen(buf)) < 0 ||
-             smtpd_io_put(s->io, ehlo_b, strlen(ehlo_b)) < 0 ||
+             smtpd_io_put(s->io, ehlo_b, strlen(ehlo_b)) < 0 || smtpd_io_put(s->io, ehlo_dsn, strlen(ehlo_dsn)) < 0 ||
              (s->cf->tlsctl >= 0 && !s->cf->tls[0] && smtpd_io_put(s->io, ehlo_tls, strlen(ehlo_tls)) < 0) ||
              (s->cf->authfd >= 0 && s->cf->tls[0] && !s->authuser[0] &&
               smtpd_io_put(s->io, ehlo_auth, strlen(ehlo_auth)) < 0) ||
@@ -140,10 +141,41 @@ static enum smtpd_re perr_reply(enum smtpd_perr e, int mail)
     case P_BADUTF8: return RE_UTF8_BAD;
     case P_PARAM: return RE_PARAM;
     case P_PARAMSYN: return RE_PARAM_SYNTAX;
+    case P_DUP: return RE_PARAM_DUP;
+    case P_NOTIFY: return RE_DSN_NOTIFY;
+    case P_ORCPT: return RE_DSN_ORCPT;
+    case P_RET: return RE_DSN_RET;
+    case P_ENVID: return RE_DSN_ENVID;
+    case P_AUTHP: return RE_AUTH_PARAM;
     case P_ADDR:
     case P_OK: break;
   }
   return mail ? RE_MAIL_ADDR : RE_RCPT_ADDR;
+}
+
+/* One parameter record (lib/envelope.h) of letter and value v onto the envelope. */
+static int env_param(smtpd_sess *s, char letter, char const *v)
+{
+  return stralloc_catb(&s->env, &letter, 1) && stralloc_catb(&s->env, v, strlen(v) + 1);
+}
+
+/* The sender's parameter records: RET and ENVID as sent; AUTH= only from a session that
+   authenticated, otherwise as AUTH=<> (RFC 4954 5: a server that does not trust the
+   client must behave as if AUTH=<> had been given). */
+static int env_mparams(smtpd_sess *s)
+{
+  smtpd_path const *p = &s->path;
+  return (!p->envid[0] || env_param(s, 'E', p->envid)) &&
+         (!p->ret || env_param(s, 'R', p->ret == DSN_RET_FULL ? "FULL" : "HDRS")) &&
+         (!p->auth[0] || env_param(s, 'A', s->authuser[0] ? p->auth : "<>"));
+}
+
+static int env_rparams(smtpd_sess *s)
+{
+  char n[DSN_NOTIFY_MAX + 1];
+  smtpd_path const *p = &s->path;
+  if (p->notify) dsn_notify_fmt(p->notify, n);
+  return (!p->notify || env_param(s, 'N', n)) && (!p->orcpt[0] || env_param(s, 'O', p->orcpt));
 }
 
 static int do_mail(smtpd_sess *s, char const *arg, size_t len)
@@ -156,7 +188,8 @@ static int do_mail(smtpd_sess *s, char const *arg, size_t len)
   if (e != P_OK) return smtpd_sess_reply(s, perr_reply(e, 1));
   if (s->path.hassize && s->path.size > s->cf->databytes) return smtpd_sess_reply(s, RE_MAIL_SIZE);
   smtpd_sess_reset(s);
-  if (!stralloc_catb(&s->env, "F", 1) || !stralloc_catb(&s->env, s->path.addr, s->path.len + 1))
+  if (!stralloc_catb(&s->env, "F", 1) || !stralloc_catb(&s->env, s->path.addr, s->path.len + 1) ||
+      !env_mparams(s))
     return (errno = ENOMEM, -1);
   s->inmail = 1;
   s->smtputf8 = s->path.smtputf8;
@@ -170,7 +203,7 @@ static int have_rcpt(smtpd_sess *s)
   size_t i = strlen(s->env.s) + 1;
   while (i < s->env.len) {
     size_t l = strlen(s->env.s + i + 1);
-    if (l == s->path.len && !memcmp(s->env.s + i + 1, s->path.addr, l)) return 1;
+    if (s->env.s[i] == 'T' && l == s->path.len && !memcmp(s->env.s + i + 1, s->path.addr, l)) return 1;
     i += l + 2;
   }
   return 0;
@@ -209,7 +242,8 @@ static int do_rcpt(smtpd_sess *s, char const *arg, size_t len)
     s->path.len += 1 + ml;
   }
   if (!have_rcpt(s)) {
-    if (!stralloc_catb(&s->env, "T", 1) || !stralloc_catb(&s->env, s->path.addr, s->path.len + 1))
+    if (!stralloc_catb(&s->env, "T", 1) || !stralloc_catb(&s->env, s->path.addr, s->path.len + 1) ||
+        !env_rparams(s))
       return (errno = ENOMEM, -1);
     s->nrcpt++;
   }

@@ -58,8 +58,8 @@ int main(void)
   {
     char const msg[] = "From: alice@here.test\nTo: bob@example.test\nSubject: hi\n"
                        "X-Trap: --=_mailroom_1763893836.042117.4711_0\n\nsecret body\n";
-    struct dsn_rcpt r[2] = { { "bob@example.test", "550 5.1.1 <bob@example.test>: no such user" },
-                             { "carol@local.test", "5.1.1 no such user here: carol\r\nInjected: yes" } };
+    struct dsn_rcpt r[2] = { { "bob@example.test", "550 5.1.1 <bob@example.test>: no such user", 0 },
+                             { "carol@local.test", "5.1.1 no such user here: carol\r\nInjected: yes", 0 } };
     struct dsn d = { .me = "mx.here.test", .to = "alice@here.test", .id = "1763893836.042117.4711",
                      .sender = "alice@here.test", .arrival = 1763893836, .now = 1763893900, .delayed = 0,
                      .rcpt = r, .n = 2, .msg = msg, .msglen = sizeof msg - 1 };
