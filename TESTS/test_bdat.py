@@ -170,6 +170,10 @@ def test_refused(inst):
         expect('bare LF in a first chunk: 554 at once', bdat(c, b'a\nb\r\n'), 554, '5.6.0')
         expect('... and its next chunk too', bdat(c, b'more\r\n'), 554, '5.6.0')
         expect('... and LAST', bdat(c, b'', True), 554, '5.6.0', ok_after(c))
+        start(c)
+        expect('a refused chunk', bdat(c, b'a\0b\r\n'), 554, '5.6.0')
+        expect('RSET after it', c.cmd('RSET'), 250, '2.0.0')
+        expect('RSET ended the refused transaction: BDAT gets 503', bdat(c, b'x\r\n', True), 503, '5.5.1')
     time.sleep(0.3)
     R.check('refusals: nothing queued', *queue_empty(inst))
     R.check('refusals: nothing delivered', inst.maildir_count() == before, '%d' % inst.maildir_count())
@@ -216,6 +220,20 @@ def test_drop(inst):
                 inst.maildir_count() == before and rc == 111, 'rc %s' % rc)
         R.check('client gone mid-chunk (%s): logged' % label,
                 'result=drop reason="during BDAT"' in c.log() and 'end=drop' in c.log(), c.log())
+    inst.control('timeoutsmtpd', 1)
+    try:
+        c = inst.session()
+        start(c)
+        c.send(b'BDAT 1000 LAST\r\nSubject: slow\r\n\r\nand then nothing')
+        got = c.reply(10)
+        rc = c.finish()
+        R.check('client silent mid-chunk: 421 4.4.2, exit 111', got[0] == 421 and got[1][0].startswith('4.4.2') and
+                rc == 111, '%s rc %s' % (got, rc))
+        R.check('client silent mid-chunk: nothing queued or delivered', queue_empty(inst)[0] and
+                inst.maildir_count() == before)
+        R.check('client silent mid-chunk: logged', 'result=timeout reason="during BDAT"' in c.log(), c.log())
+    finally:
+        inst.control('timeoutsmtpd', None)
     c = inst.session()
     start(c)
     bdat(c, b'Subject: rset\r\n\r\n')

@@ -73,7 +73,10 @@ void smtpd_sess_logmsg(smtpd_sess *s, char const *result, char const *reason, lo
 /* Ends an open transaction that did not reach the end of DATA, and says why. */
 void smtpd_sess_abandon(smtpd_sess *s, char const *why)
 {
-  if (!s->inmail) return;
+  if (!s->inmail) {
+    s->bdat = SMTPD_BDAT_NONE; /* a refused BDAT transaction, already logged */
+    return;
+  }
   smtpd_sess_logmsg(s, why, 0, -1, 0, 0);
   smtpd_sess_reset(s);
 }
