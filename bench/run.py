@@ -720,11 +720,14 @@ def fig_pop3(mr, sizes, retr):
     msg = mrbench.message_2k()
     have = 0
     host = 'bench'
+    flat = msg.replace(b'\r\n', b'\n')
+    wsize = len(flat) + flat.count(b'\n') + (0 if not flat or flat.endswith(b'\n') else 2)
     for total in sizes:
         t0 = time.monotonic()
         cur = os.path.join(box, 'cur')
         for i in range(have, total):
-            fn = os.path.join(cur, '1700000000.M%dP1.%s,S=%d:2,' % (i, host, len(msg)))
+            # named as mailroom-local names a delivery (,W=: the size with CRLF), so listed unread
+            fn = os.path.join(cur, '1700000000.M%dP1.%s,S=%d,W=%d:2,' % (i, host, len(msg), wsize))
             fd = os.open(fn, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             os.write(fd, msg)
             if IS_ROOT:

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
+#include "crlfsize.h"
 #include "maildir.h"
 
 void maildir_hostesc(char *d, char const *host)
@@ -38,17 +39,31 @@ int maildir_name(char *s, size_t n, unsigned long long sec, unsigned long usec,
   return r;
 }
 
-/* A bounded output buffer over one fd. */
+int maildir_sized(char *s, size_t n, char const *name, unsigned long long size, unsigned long long wsize)
+{
+  int r = snprintf(s, n, "new/%s,S=%llu,W=%llu", name, size, wsize);
+  if (r < 0 || (size_t)r >= n) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  return r;
+}
+
+/* A bounded output buffer over one fd, counting what goes through it for the name. */
 typedef struct wbuf_s wbuf;
 struct wbuf_s {
   int fd;
   size_t len;
+  unsigned long long size;
+  crlfsize cs;
   char buf[MAILDIR_BUFSIZE];
 };
 
 static int wbuf_flush(wbuf *w)
 {
   size_t done = 0;
+  w->size += w->len;
+  crlfsize_feed(&w->cs, w->buf, w->len);
   while (done < w->len) {
     ssize_t r = write(w->fd, w->buf + done, w->len - done);
     if (r < 0) {
@@ -172,16 +187,18 @@ int maildir_write_tmp(maildir_ctx *ctx, char const *dir, char const *head, size_
 
   t->stage = MAILDIR_STMP;
   w.len = 0;
+  w.size = 0;
+  crlfsize_init(&w.cs);
   w.fd = create_tmp(ctx, t->dfd, t->tmpname, sizeof t->tmpname);
   if (w.fd < 0) goto fail_dir;
-  memcpy(t->newname, "new/", 4);
-  memcpy(t->newname + 4, t->tmpname + 4, strlen(t->tmpname + 4) + 1);
 
   t->stage = MAILDIR_SWRITE;
   if (wbuf_put(&w, head, headlen) < 0) goto fail_file;
   if (copy_message(&w, fd, off, len, &t->stage) < 0) goto fail_file;
   t->stage = MAILDIR_SWRITE;
   if (wbuf_flush(&w) < 0) goto fail_file;
+  /* the sizes go in the unique part, before any ":2," info (Courier, Dovecot) */
+  if (maildir_sized(t->newname, sizeof t->newname, t->tmpname + 4, w.size, crlfsize_end(&w.cs)) < 0) goto fail_file;
   t->fd = w.fd;
   t->stage = MAILDIR_SOK;
   return 0;

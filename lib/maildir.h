@@ -7,7 +7,10 @@
 /* A unique name: "SEC.MusecPpidQcount.HOST", HOST with '/' and ':' written \057 and \072
    and cut to MAILDIR_HOST_MAX bytes before escaping. */
 #define MAILDIR_HOST_MAX 64
-#define MAILDIR_NAME_MAX (20 + 2 + 6 + 1 + 20 + 1 + 20 + 1 + 4 * MAILDIR_HOST_MAX + 1)
+/* The name in new/ also carries ",S=<octets on disk>,W=<octets with CR LF line ends>" (as
+   Courier and Dovecot write them; lib/crlfsize.h), so that POP3 needs no read to list. */
+#define MAILDIR_SIZES_MAX (2 * (3 + 20))
+#define MAILDIR_NAME_MAX (20 + 2 + 6 + 1 + 20 + 1 + 20 + 1 + 4 * MAILDIR_HOST_MAX + MAILDIR_SIZES_MAX + 1)
 /* Tries of O_EXCL creation in tmp/ before giving up (each with the next counter). */
 #define MAILDIR_TRIES 5
 /* The copy buffer of a delivery. */
@@ -36,10 +39,12 @@ extern void maildir_hostesc(char *d, char const *host);
 /* Pure: a name into s (n bytes, NUL-terminated). Returns its length or -1 (ENAMETOOLONG). */
 extern int maildir_name(char *s, size_t n, unsigned long long sec, unsigned long usec,
                         unsigned long pid, unsigned long count, char const *eschost);
+/* Pure: "new/NAME,S=size,W=wsize" into s (n bytes). Its length or -1 (ENAMETOOLONG). */
+extern int maildir_sized(char *s, size_t n, char const *name, unsigned long long size, unsigned long long wsize);
 
 /* Delivers head[0..headlen) then len bytes of fd read with pread from offset off, into the
    Maildir dir ("./Maildir/" or "/abs/Maildir", relative to the cwd). On success returns 0
-   and writes "new/NAME" into name (namemax bytes). On failure returns -1 with errno, sets
+   and writes "new/NAME,S=n,W=n" into name (namemax bytes). On failure returns -1 with errno, sets
    *stage (MAILDIR_S*), and leaves nothing in tmp/. The file is mode 0600. */
 extern int maildir_deliver(maildir_ctx *ctx, char const *dir, char const *head, size_t headlen,
                            int fd, unsigned long long off, unsigned long long len, char *name,
@@ -53,7 +58,7 @@ struct maildir_tmp_s {
   int stage; /* MAILDIR_SOK, or where it failed */
   int err;   /* errno of the failure */
   char tmpname[4 + MAILDIR_NAME_MAX]; /* "tmp/NAME" */
-  char newname[4 + MAILDIR_NAME_MAX]; /* "new/NAME" */
+  char newname[4 + MAILDIR_NAME_MAX]; /* "new/NAME,S=n,W=n" */
 };
 /* Phase 1: writes head + the message into dir's tmp/ without fsync. 0 (t holds the file, to
    be given to maildir_commit_many or maildir_abort), or -1 with errno, t->stage and t->err

@@ -98,6 +98,8 @@ extern size_t pop3_uidl(char const *name, size_t len, char *out);
 /* The ",W=N" size (Courier, Dovecot: the size with CRLF line ends) in the unique part of
    a name: 1 and *size, or 0 when there is none. */
 extern int pop3_name_vsize(char const *name, size_t len, uint64_t *size);
+/* The same for ",S=N" (the size on disk, Courier and Dovecot): 1 and *size, or 0. */
+extern int pop3_name_ssize(char const *name, size_t len, uint64_t *size);
 
 /* --- the password database (pop3d_pw.c; libc and tinycdb) -------------------------------- */
 /* users/password.cdb, a tinycdb: user name -> hash \0 uid \0 gid \0 home \0. */
@@ -181,11 +183,14 @@ extern void pop3_nodelay(int fd);
 struct pop3_msg {
   size_t name;          /* offset of the file name in names */
   size_t uidl;          /* offset of its UIDL in uidls, once pop3_box_uidls() ran */
-  uint64_t size;        /* octets as sent: ,W= when the name has it, else the file's size */
+  uint64_t size;        /* octets as RETR sends them (RFC 1939 11: CR LF line ends, stuffed
+                           dots not counted): ,W= when the name has a usable one, else
+                           counted from the file (lib/crlfsize.h) */
   int64_t mtime;        /* seconds; the listing is in delivery order */
   long mtimens;
   unsigned char cur;    /* 0: in new/, 1: in cur/ */
   unsigned char deleted;
+  unsigned char addw;   /* counted, and the name may take ",W=": added at UPDATE */
 };
 struct pop3_box {
   int dirfd[2];         /* new/, cur/ */
@@ -210,7 +215,9 @@ extern int pop3_box_open(struct pop3_box const *b, size_t i);
 /* UPDATE: unlinks the messages marked deleted. Returns how many could not be removed. */
 extern size_t pop3_box_expunge(struct pop3_box *b);
 /* Moves the remaining new/ messages to cur/ with ":2," (Maildir: they have been seen by a
-   reader). Best effort: a failure leaves the message in new/, where it is as good. */
+   reader), and adds ",W=size" to the names of those whose size was counted, so that the
+   next session need not read them (the UIDL leaves a last ",W=" out, so it stays the
+   same). Best effort: a failure leaves the message where and as it was, as good. */
 extern void pop3_box_tocur(struct pop3_box *b);
 extern void pop3_box_free(struct pop3_box *b);
 

@@ -1,7 +1,10 @@
 /* The Maildir of a POP3 session (cwd): the listing of new/ and cur/, the UIDLs, and the
    UPDATE state. Listing costs a readdir and an fstatat per message and reads no message,
-   so 100,000 messages list in a fraction of a second. Nothing is changed before UPDATE:
-   deletions and the move from new/ to cur/ happen only after QUIT. */
+   so 100,000 messages list in a fraction of a second, as long as their names carry ",W="
+   (mailroom-local, Courier and Dovecot write it); a message without one (an older
+   delivery, a file put there by hand) is read once to count its size as RETR sends it,
+   and gets the ",W=" at UPDATE. Nothing is changed before UPDATE: deletions, the move
+   from new/ to cur/ and the added sizes happen only after QUIT. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <skalibs/sha256.h>
+#include "crlfsize.h"
 #include "pop3d.h"
 
 static char const *const subdir[2] = { "new", "cur" };
@@ -29,6 +33,49 @@ char const *pop3_box_name(struct pop3_box const *b, size_t i)
 static int grow(stralloc *sa, size_t more)
 {
   return sa->len + more <= sa->a || stralloc_ready_tuned(sa, sa->len + more, 65536, 1, 1);
+}
+
+/* The size of a message as RETR sends it, read from the file (lib/crlfsize.h is the same
+   count as pop3d_xform.c). 0, or -1 when it cannot be read (the caller falls back on the
+   file's size: RETR will fail on it anyway). */
+static int count(int dfd, char const *name, uint64_t *size)
+{
+  char buf[65536];
+  crlfsize c;
+  int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return -1;
+  crlfsize_init(&c);
+  for (;;) {
+    ssize_t r = read(fd, buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      close(fd);
+      return -1;
+    }
+    if (!r) break;
+    crlfsize_feed(&c, buf, (size_t)r);
+  }
+  close(fd);
+  *size = crlfsize_end(&c);
+  return 0;
+}
+
+/* The size of a listed message: a ",W=" the name has, unless its ",S=" says the file is
+   not the one it was counted for; else counted. */
+static void msgsize(int dfd, char const *name, size_t len, struct stat const *st, struct pop3_msg *m)
+{
+  uint64_t w, sz;
+  int hasw = pop3_name_vsize(name, len, &w), hass = pop3_name_ssize(name, len, &sz);
+  m->addw = 0;
+  if (hasw && (!hass || sz == (uint64_t)st->st_size)) {
+    m->size = w;
+    return;
+  }
+  if (count(dfd, name, &m->size) < 0) {
+    m->size = (uint64_t)st->st_size;
+    return;
+  }
+  m->addw = !hasw; /* a wrong W= stays: renaming it would change the UIDL */
 }
 
 static int listdir(struct pop3_box *b, int cur)
@@ -67,7 +114,7 @@ static int listdir(struct pop3_box *b, int cur)
     if (!S_ISREG(st.st_mode)) continue;
     m.name = b->names.len;
     m.uidl = 0;
-    if (!pop3_name_vsize(e->d_name, len, &m.size)) m.size = (uint64_t)st.st_size;
+    msgsize(fd, e->d_name, len, &st, &m);
     m.mtime = (int64_t)st.st_mtim.tv_sec;
     m.mtimens = st.st_mtim.tv_nsec;
     m.cur = (unsigned char)cur;
@@ -204,11 +251,22 @@ void pop3_box_tocur(struct pop3_box *b)
   for (size_t i = 0; i < b->n; i++) {
     struct pop3_msg *m = pop3_box_msg(b, i);
     char const *name = b->names.s + m->name;
-    char to[POP3_NAME_MAX + 4];
-    if (m->deleted || m->cur) continue;
-    /* new/ names carry no info; one that does keeps its name. Never replace a file. */
-    snprintf(to, sizeof to, strchr(name, ':') ? "%s" : "%s:2,", name);
-    (void)renameat2(b->dirfd[0], name, b->dirfd[1], to, RENAME_NOREPLACE);
+    char const *info = strchr(name, ':');
+    size_t blen = info ? (size_t)(info - name) : strlen(name);
+    char to[POP3_NAME_MAX + 32];
+    char w[32];
+    int n;
+    if (m->deleted || (m->cur && !m->addw)) continue;
+    w[0] = 0;
+    if (m->addw) snprintf(w, sizeof w, ",W=%llu", (unsigned long long)m->size);
+    /* new/ names carry no info; one that does keeps it. Never replace a file. */
+    n = snprintf(to, sizeof to, "%.*s%s%s", (int)blen, name, w, info ? info : ":2,");
+    if (n < 0 || (size_t)n > POP3_NAME_MAX) {
+      if (m->cur) continue;
+      n = snprintf(to, sizeof to, info ? "%s" : "%s:2,", name); /* no room for the size */
+      if (n < 0 || (size_t)n > POP3_NAME_MAX) continue;
+    }
+    (void)renameat2(b->dirfd[m->cur], name, b->dirfd[1], to, RENAME_NOREPLACE);
   }
 }
 

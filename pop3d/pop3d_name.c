@@ -49,10 +49,20 @@ static size_t basepart(char const *name, size_t len)
   return colon ? (size_t)(colon - name) : len;
 }
 
+/* The unique part without a last ",W=digits": pop3d adds one to names that lack it
+   (pop3_box_tocur), and a message's UIDL must not change when it does. */
+static size_t uidlpart(char const *name, size_t len)
+{
+  size_t blen = basepart(name, len), i = blen;
+  while (i > 0 && name[i - 1] >= '0' && name[i - 1] <= '9') i--;
+  if (i < blen && i >= 3 && name[i - 1] == '=' && name[i - 2] == 'W' && name[i - 3] == ',') return i - 3;
+  return blen;
+}
+
 size_t pop3_uidl(char const *name, size_t len, char *out)
 {
   static char const hex[] = "0123456789abcdef";
-  size_t blen = basepart(name, len), i;
+  size_t blen = uidlpart(name, len), i;
   int plain = blen >= 1 && blen <= POP3_UIDL_MAX;
   SHA256Schedule ctx;
   char digest[32];
@@ -76,13 +86,13 @@ size_t pop3_uidl(char const *name, size_t len, char *out)
   return 65;
 }
 
-int pop3_name_vsize(char const *name, size_t len, uint64_t *size)
+static int sizefield(char const *name, size_t len, char key, uint64_t *size)
 {
   size_t blen = basepart(name, len);
   for (size_t i = 0; i + 3 < blen; i++) {
     uint64_t v = 0;
     size_t j;
-    if (name[i] != ',' || name[i + 1] != 'W' || name[i + 2] != '=') continue;
+    if (name[i] != ',' || name[i + 1] != key || name[i + 2] != '=') continue;
     for (j = i + 3; j < blen && j < i + 3 + 15 && name[j] >= '0' && name[j] <= '9'; j++)
       v = v * 10 + (uint64_t)(name[j] - '0');
     /* The field ends the part or is followed by another ",X=" field. */
@@ -92,4 +102,14 @@ int pop3_name_vsize(char const *name, size_t len, uint64_t *size)
     }
   }
   return 0;
+}
+
+int pop3_name_vsize(char const *name, size_t len, uint64_t *size)
+{
+  return sizefield(name, len, 'W', size);
+}
+
+int pop3_name_ssize(char const *name, size_t len, uint64_t *size)
+{
+  return sizefield(name, len, 'S', size);
 }

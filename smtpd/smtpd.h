@@ -61,7 +61,7 @@ extern size_t smtpd_line_feed(smtpd_line *l, char const *s, size_t n, int *done)
 enum smtpd_verb {
   V_EMPTY, V_UNKNOWN, V_NOTIMPL, /* NOTIMPL: known verbs of extensions not offered */
   V_HELO, V_EHLO, V_MAIL, V_RCPT, V_DATA, V_RSET, V_NOOP, V_QUIT, V_VRFY, V_EXPN, V_HELP,
-  V_STARTTLS, V_AUTH
+  V_STARTTLS, V_AUTH, V_BDAT
 };
 /* The verb of a line (case-insensitive) and where its argument starts (after the spaces
    that follow the verb; == len when there is none). */
@@ -157,6 +157,22 @@ extern void smtpd_data_init(smtpd_data *d, unsigned long long max);
    has ended when d->state == SMTPD_DATA_END. Only CR LF . CR LF ends it: a bare LF or a
    bare CR sets a flag and ends nothing. */
 extern size_t smtpd_data_feed(smtpd_data *d, char const *in, size_t n, char *out, size_t *outlen);
+/* BDAT chunks (RFC 3030): the same machine, counted instead of dot-terminated. Starts a
+   message of at most max bytes as stored. */
+extern void smtpd_data_chunkinit(smtpd_data *d, unsigned long long max);
+/* Takes all of in[0..n), a piece of a chunk: nothing is special but the line ends, which
+   are kept across calls and chunks (a CR at the end of one and its LF at the start of the
+   next are one CR LF). CR LF is written as LF into out (room for n bytes); a bare LF, a
+   bare CR or a NUL set their flags, as in DATA. */
+extern void smtpd_data_chunk(smtpd_data *d, char const *in, size_t n, char *out, size_t *outlen);
+/* After the LAST chunk: a CR held at the very end is a bare CR, and a last line without
+   its line end gets a LF, so the stored message ends as one from DATA does. out has room
+   for 1 byte. */
+extern void smtpd_data_chunkend(smtpd_data *d, char *out, size_t *outlen);
+/* The argument of BDAT: "chunk-size [LAST]" (RFC 3030 2: 1*DIGIT, at most
+   SMTPD_BDAT_DIGITS of them; spaces around and between). 0 ok (*size, *last), -1 malformed. */
+#define SMTPD_BDAT_DIGITS 19 /* below 10^19, so any size fits a 64-bit count */
+extern int smtpd_bdat_parse(char const *s, size_t len, unsigned long long *size, int *last);
 
 /* --- SASL for AUTH (smtpd_sasl.c, pure) ----------------------------------------------- */
 #define SMTPD_AUTH_FAILS_MAX 3 /* wrong passwords before 421 (mailroom-tlsd -f caps it too) */
@@ -276,6 +292,7 @@ enum smtpd_re {
   RE_AUTH_OK, RE_AUTH_NOTLS, RE_AUTH_AGAIN, RE_AUTH_INMAIL, RE_AUTH_NOEHLO, RE_AUTH_MECH,
   RE_AUTH_SYNTAX, RE_AUTH_CANCEL, RE_AUTH_B64, RE_AUTH_BAD, RE_AUTH_AUTHZ, RE_AUTH_TEMP,
   RE_AUTH_LAST,
+  RE_BDAT_SYNTAX, RE_BDAT_CHUNK, RE_BDAT_MIXED,
   RE_COUNT
 };
 /* Queues reply r (me for the texts that name the server). 0 or -1 (errno). */
@@ -324,7 +341,15 @@ struct smtpd_sess_s {
   smtpd_data data;
   char authuser[TLSD_USER_MAX + 1]; /* "" until AUTH succeeded */
   unsigned int authfails;
+  /* BDAT (smtpd_bdat.c): SMTPD_BDAT_NONE, _OPEN (the injector has the chunks so far) or
+     _FAILED (refused: the rest of the chunks are read and answered with bdatre) */
+  int bdat;
+  enum smtpd_re bdatre;
+  size_t bdatrec;      /* the Received: line's length, counted in the message's size */
 };
+#define SMTPD_BDAT_NONE 0
+#define SMTPD_BDAT_OPEN 1
+#define SMTPD_BDAT_FAILED 2
 /* Replies r, counting it against SMTPD_ERRORS_MAX when it is a 5xx. 0 or -1. */
 extern int smtpd_sess_reply(smtpd_sess *s, enum smtpd_re r);
 /* Logs the transaction ("smtpd msg ...") with its result; qp is the injector's pid or 0,
@@ -336,6 +361,15 @@ extern void smtpd_sess_reset(smtpd_sess *s);
 /* DATA (smtpd_msg.c): the argument check, the message, the verdict. 0 to go on, -1 to
    end the session (s->end says why). */
 extern int smtpd_msg_data(smtpd_sess *s, char const *arg, size_t arglen);
+/* What DATA and BDAT share: the Received: line (1, or 0 out of memory) and the reply to
+   the injector's exit code (0 or -1). */
+extern int smtpd_msg_received(smtpd_sess *s, stralloc *sa, pid_t qp);
+extern int smtpd_msg_verdict(smtpd_sess *s, int code, pid_t qp, long long size);
+/* Why the data machine refused a message (flags has a DATA_BAD bit): the reply, *why for
+   the log. */
+extern enum smtpd_re smtpd_msg_refusal(unsigned int flags, char const **why);
+/* BDAT (smtpd_bdat.c): 0 to go on, -1 to end the session (s->end says why). */
+extern int smtpd_bdat(smtpd_sess *s, char const *arg, size_t arglen);
 /* The next command line into s->line: 1, 0 at EOF, -1 error (errno). */
 extern int smtpd_sess_nextline(smtpd_sess *s);
 /* Ends an open transaction with a log line saying why. */

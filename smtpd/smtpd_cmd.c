@@ -13,8 +13,9 @@ static struct {
   { "HELO", V_HELO }, { "EHLO", V_EHLO }, { "MAIL", V_MAIL }, { "RCPT", V_RCPT },
   { "DATA", V_DATA }, { "RSET", V_RSET }, { "NOOP", V_NOOP }, { "QUIT", V_QUIT },
   { "VRFY", V_VRFY }, { "EXPN", V_EXPN }, { "HELP", V_HELP }, { "STARTTLS", V_STARTTLS }, { "AUTH", V_AUTH },
+  { "BDAT", V_BDAT },
   /* known, not offered: 502 rather than 500 */
-  { "BDAT", V_NOTIMPL }, { "ETRN", V_NOTIMPL },
+  { "ETRN", V_NOTIMPL },
   { "TURN", V_NOTIMPL }, { "ATRN", V_NOTIMPL }, { "SEND", V_NOTIMPL }, { "SOML", V_NOTIMPL },
   { "SAML", V_NOTIMPL }, { "VERB", V_NOTIMPL }
 };

@@ -20,7 +20,7 @@
 /* "Received: from HELO ([IP])\n\tby ME (mailroom-smtpd, qp PID) with PROTO;\n\tDATE\n"
    (RFC 5321 4.4; PROTO as RFC 3848 and RFC 6531 register them). The HELO name is the
    client's word: anything but what a domain or address literal holds becomes '?'. */
-static int received(smtpd_sess *s, stralloc *sa, pid_t qp)
+int smtpd_msg_received(smtpd_sess *s, stralloc *sa, pid_t qp)
 {
   char date[DATE822_MAX + 1];
   char fmt[ULONG_FMT];
@@ -85,7 +85,7 @@ static int stream(smtpd_sess *s, int towrite)
   return 1;
 }
 
-static enum smtpd_re refusal(unsigned int flags, char const **why)
+enum smtpd_re smtpd_msg_refusal(unsigned int flags, char const **why)
 {
   if (flags & DATA_BARELF) return *why = "bare LF", RE_DATA_BARELF;
   if (flags & DATA_BARECR) return *why = "bare CR", RE_DATA_BARECR;
@@ -95,7 +95,7 @@ static enum smtpd_re refusal(unsigned int flags, char const **why)
 }
 
 /* Replies the injector's verdict, with the queue id or qp in a 250, and logs. */
-static int verdict(smtpd_sess *s, int code, pid_t qp, long long size)
+int smtpd_msg_verdict(smtpd_sess *s, int code, pid_t qp, long long size)
 {
   char fmt[ULONG_FMT + 40];
   char const *text;
@@ -134,6 +134,11 @@ int smtpd_msg_data(smtpd_sess *s, char const *arg, size_t arglen)
   size_t reclen;
   pid_t qp;
   int r, code;
+  if (s->bdat != SMTPD_BDAT_NONE) {
+    /* RFC 3030 2: DATA after BDAT in one transaction is a 503; the chunks so far go */
+    smtpd_sess_abandon(s, "data after bdat");
+    return smtpd_sess_reply(s, RE_BDAT_MIXED);
+  }
   if (arglen) return smtpd_sess_reply(s, RE_DATA_ARG);
   if (!s->inmail) return smtpd_sess_reply(s, RE_DATA_NOMAIL);
   if (!s->nrcpt) return smtpd_sess_reply(s, RE_DATA_NORCPT);
@@ -143,7 +148,7 @@ int smtpd_msg_data(smtpd_sess *s, char const *arg, size_t arglen)
     return smtpd_sess_reply(s, RE_DATA_NOQUEUE);
   }
   qp = s->q.pid;
-  if (!received(s, &rec, qp)) {
+  if (!smtpd_msg_received(s, &rec, qp)) {
     stralloc_free(&rec);
     smtpd_queue_abort(&s->q);
     return (errno = ENOMEM, -1);
@@ -171,7 +176,7 @@ int smtpd_msg_data(smtpd_sess *s, char const *arg, size_t arglen)
   }
   if (s->data.flags & DATA_BAD) {
     char const *why;
-    enum smtpd_re re = refusal(s->data.flags, &why);
+    enum smtpd_re re = smtpd_msg_refusal(s->data.flags, &why);
     smtpd_queue_abort(&s->q);
     smtpd_sess_logmsg(s, re == RE_DATA_BIG ? "552" : "554", why, (long long)(reclen + s->data.size), qp, 0);
     smtpd_sess_reset(s);
@@ -182,7 +187,7 @@ int smtpd_msg_data(smtpd_sess *s, char const *arg, size_t arglen)
     return (errno = ENOMEM, -1);
   }
   code = smtpd_queue_finish(&s->q, s->env.s, s->env.len);
-  r = verdict(s, code, qp, (long long)(reclen + s->data.size));
+  r = smtpd_msg_verdict(s, code, qp, (long long)(reclen + s->data.size));
   smtpd_sess_reset(s);
   return r;
 }

@@ -64,8 +64,8 @@ static struct {
   [RE_VRFY] = { "252 2.5.0 Cannot VRFY user, but will accept a message and attempt delivery", 0 },
   [RE_VRFY_NOARG] = { "501 5.5.4 Syntax: VRFY address", 0 },
   [RE_EXPN] = { "502 5.5.1 EXPN is not available", 0 },
-  [RE_HELP] = { "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP STARTTLS AUTH\r\n"
-                "214-2.0.0 Extensions: PIPELINING 8BITMIME SIZE ENHANCEDSTATUSCODES DSN SMTPUTF8\r\n"
+  [RE_HELP] = { "214-2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH\r\n"
+                "214-2.0.0 Extensions: PIPELINING 8BITMIME SIZE ENHANCEDSTATUSCODES CHUNKING DSN SMTPUTF8\r\n"
                 "214 2.0.0 See RFC 5321 and mailroom-smtpd(8)", 0 },
   [RE_NOTIMPL] = { "502 5.5.1 Command not implemented", 0 },
   [RE_UNKNOWN] = { "500 5.5.2 Unknown command", 0 },
@@ -95,7 +95,11 @@ static struct {
   [RE_AUTH_BAD] = { "535 5.7.8 Authentication credentials invalid", 0 },
   [RE_AUTH_AUTHZ] = { "535 5.7.8 Authentication credentials invalid: acting for another user is not offered", 0 },
   [RE_AUTH_TEMP] = { "454 4.7.0 Temporary authentication failure: try again later", 0 },
-  [RE_AUTH_LAST] = { "421 4.7.0 ", " too many failed logins, closing connection" }
+  [RE_AUTH_LAST] = { "421 4.7.0 ", " too many failed logins, closing connection" },
+
+  [RE_BDAT_SYNTAX] = { "501 5.5.4 Syntax: BDAT chunk-size [LAST] (chunk-size: 1 to 19 digits)", 0 },
+  [RE_BDAT_CHUNK] = { "250 2.0.0 Chunk received", 0 },
+  [RE_BDAT_MIXED] = { "503 5.5.1 DATA cannot follow BDAT in one transaction (RFC 3030): the transaction is abandoned", 0 }
 };
 
 int smtpd_reply(smtpd_io *io, enum smtpd_re r, char const *me)

@@ -18,6 +18,8 @@ int smtpd_sess_reply(smtpd_sess *s, enum smtpd_re r)
 
 void smtpd_sess_reset(smtpd_sess *s)
 {
+  if (s->bdat == SMTPD_BDAT_OPEN) smtpd_queue_abort(&s->q); /* chunks never ended: nothing queued */
+  s->bdat = SMTPD_BDAT_NONE;
   s->inmail = 0;
   s->smtputf8 = 0;
   s->env.len = 0;
@@ -71,7 +73,10 @@ void smtpd_sess_logmsg(smtpd_sess *s, char const *result, char const *reason, lo
 /* Ends an open transaction that did not reach the end of DATA, and says why. */
 void smtpd_sess_abandon(smtpd_sess *s, char const *why)
 {
-  if (!s->inmail) return;
+  if (!s->inmail) {
+    s->bdat = SMTPD_BDAT_NONE; /* a refused BDAT transaction, already logged */
+    return;
+  }
   smtpd_sess_logmsg(s, why, 0, -1, 0, 0);
   smtpd_sess_reset(s);
 }
@@ -103,7 +108,7 @@ static void log_rcpt(smtpd_sess *s, char const *code, char const *reason)
 
 /* The extensions offered (RFC 5321 4.1.1.1): the lines after "250-me". */
 static char const ehlo_a[] = "\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-SIZE ";
-static char const ehlo_b[] = "\r\n250-ENHANCEDSTATUSCODES\r\n";
+static char const ehlo_b[] = "\r\n250-ENHANCEDSTATUSCODES\r\n250-CHUNKING\r\n";
 static char const ehlo_dsn[] = "250-DSN\r\n"; /* RFC 3461 */
 static char const ehlo_tls[] = "250-STARTTLS\r\n";    /* before TLS, under mailroom-tlsd */
 static char const ehlo_auth[] = "250-AUTH PLAIN LOGIN\r\n"; /* under TLS, with a verifier */
@@ -285,6 +290,7 @@ static int command(smtpd_sess *s)
     case V_HELP: return smtpd_sess_reply(s, RE_HELP);
     case V_STARTTLS: return smtpd_starttls(s, l->s + ap, l->len - ap);
     case V_AUTH: return smtpd_auth(s, l->s + ap, l->len - ap);
+    case V_BDAT: return smtpd_bdat(s, l->s + ap, l->len - ap);
   }
   return smtpd_sess_reply(s, RE_UNKNOWN);
 }

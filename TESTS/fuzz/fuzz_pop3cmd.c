@@ -32,6 +32,7 @@ static void one(char const *line, size_t len)
   for (size_t i = 0; i < n; i++)
     if ((unsigned char)u[i] < 0x21 || (unsigned char)u[i] > 0x7e) __builtin_trap();
   (void)pop3_name_vsize(line, len, &v);
+  (void)pop3_name_ssize(line, len, &v);
   if (len < POP3_LINE_MAX && !memchr(line, 0, len)) {
     char z[POP3_LINE_MAX];
     memcpy(z, line, len);

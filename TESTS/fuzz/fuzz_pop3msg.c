@@ -1,12 +1,14 @@
 /* libFuzzer target: a Maildir file through the RETR/TOP transform (pop3d_xform.c). Checks
    that the response is CRLF lines ending in "." alone, that no line before it is "." (dot-
    stuffing), that un-stuffing gives back the file with its line ends made LF, that any
-   chunking gives the same bytes, and that TOP gives a prefix of RETR at a line boundary. */
+   chunking gives the same bytes, that TOP gives a prefix of RETR at a line boundary, and
+   that lib/crlfsize.c (LIST's size) is the un-stuffed response's length. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "../../pop3d/pop3d.h"
+#include "crlfsize.h"
 
 /* The whole response for in, fed step bytes at a time (0: at once); malloc'd. */
 static char *run(char const *in, size_t len, int top, unsigned long lines, size_t step, size_t *outlen)
@@ -77,6 +79,15 @@ int LLVMFuzzerTestOneInput(uint8_t const *data, size_t size)
     i += ll + 2;
   }
   if (w != nlen || memcmp(un, norm, nlen) != 0) __builtin_trap();
+  {
+    /* RFC 1939's size (lib/crlfsize.c, what LIST says): the response unstuffed, with CR LF */
+    crlfsize cs;
+    size_t nl = 0;
+    crlfsize_init(&cs);
+    for (size_t k = 0; k < len; k += step ? step : len) crlfsize_feed(&cs, in + k, step && len - k > step ? step : len - k);
+    for (size_t k = 0; k < w; k++) nl += un[k] == '\n';
+    if (crlfsize_end(&cs) != (uint64_t)(w + nl)) __builtin_trap();
+  }
   free(o);
   free(c);
   free(tp);

@@ -133,6 +133,16 @@ static void delivery_cases(struct tally *t, char const *base)
            && !memcmp(got + sizeof head - 1, big, biglen),
         "content byte-exact, nothing after msglen");
   check(t, !stat(p, &st) && (st.st_mode & 07777) == 0600, "mode 0600");
+  {
+    /* ",S=" the octets on disk, ",W=" with CR LF: one LF per 251 bytes of big, 2 in head */
+    char want[64];
+    unsigned long long lfs = 2;
+    for (size_t i = 0; i < biglen; i++) lfs += big[i] == '\n';
+    snprintf(want, sizeof want, ",S=%llu,W=%llu", (unsigned long long)len,
+             (unsigned long long)len + lfs + (big[biglen - 1] != '\n' ? 2 : 0));
+    check(t, strlen(name) > strlen(want) && !strcmp(name + strlen(name) - strlen(want), want),
+          "name ends with ,S=size,W=size with CR LF");
+  }
   snprintf(p, sizeof p, "%stmp", dir);
   check(t, count(p, 0, 0) == 0, "tmp/ empty after delivery");
 

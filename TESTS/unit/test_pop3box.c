@@ -101,27 +101,32 @@ static void box_cases(struct tally *t)
   check(t, pop3_box_scan(&b) == 0 && b.n == 3, "box lists new/ and cur/, not dot files or tmp/");
   check(t, !strcmp(pop3_box_name(&b, 0), "999.M1P1Q1.host:2,S") && !strcmp(pop3_box_name(&b, 1), "1000.M1P1Q1.host")
            && !strcmp(pop3_box_name(&b, 2), "1001.M1P1Q1.host,S=9,W=12"), "box in mtime order");
-  check(t, pop3_box_msg(&b, 0)->size == 20 && pop3_box_msg(&b, 2)->size == 12 && b.total == 20 + 24 + 12, "box sizes: file size, or W=");
+  /* RFC 1939 11: CR LF counted, the stuffed dot not; W= trusted unless S= is not the file's
+     size (9 is not 10 here: counted, the same 12) */
+  check(t, pop3_box_msg(&b, 0)->size == 23 && pop3_box_msg(&b, 1)->size == 28 && pop3_box_msg(&b, 2)->size == 12 &&
+           b.total == 23 + 28 + 12, "box sizes: counted with CR LF, or W=");
+  check(t, pop3_box_msg(&b, 0)->addw && pop3_box_msg(&b, 1)->addw && !pop3_box_msg(&b, 2)->addw,
+        "box sizes counted for names without W= are to be added");
   check(t, pop3_box_uidls(&b) == 0 && !strcmp(pop3_box_uidl(&b, 0), "999.M1P1Q1.host")
-           && !strcmp(pop3_box_uidl(&b, 2), "1001.M1P1Q1.host,S=9,W=12"), "box UIDLs");
+           && !strcmp(pop3_box_uidl(&b, 2), "1001.M1P1Q1.host,S=9"), "box UIDLs (a last ,W= left out)");
 
   session(&b, "STAT\r\nLIST\r\nLIST 2\r\nLIST 4\r\nUIDL 1\r\nRETR 2\r\nTOP 1 0\r\nRETR 3\r\nDELE 2\r\nDELE 2\r\nRETR 2\r\n"
               "STAT\r\nRSET\r\nDELE 1\r\nNOOP\r\nUSER x\r\nBOGUS\r\nRETR x\r\n", &out, &code);
   check(t, code == POP3_EXIT_OK, "session end of input is no QUIT");
   check(t, out && !strcmp(out,
-    "+OK 3 56\r\n"
-    "+OK 3 messages (56 octets)\r\n1 20\r\n2 24\r\n3 12\r\n.\r\n"
-    "+OK 2 24\r\n"
+    "+OK 3 63\r\n"
+    "+OK 3 messages (63 octets)\r\n1 23\r\n2 28\r\n3 12\r\n.\r\n"
+    "+OK 2 28\r\n"
     "-ERR no such message\r\n"
     "+OK 1 999.M1P1Q1.host\r\n"
-    "+OK 24 octets\r\nSubject: two\r\n\r\n..dot\r\nbody\r\n.\r\n"
+    "+OK 28 octets\r\nSubject: two\r\n\r\n..dot\r\nbody\r\n.\r\n"
     "+OK top of message follows\r\nSubject: one\r\n\r\n.\r\n"
     "+OK 12 octets\r\nno newline\r\n.\r\n"
     "+OK message deleted\r\n"
     "-ERR message is deleted\r\n"
     "-ERR message is deleted\r\n"
-    "+OK 2 32\r\n"
-    "+OK maildrop has 3 messages (56 octets)\r\n"
+    "+OK 2 35\r\n"
+    "+OK maildrop has 3 messages (63 octets)\r\n"
     "+OK message deleted\r\n"
     "+OK\r\n"
     "-ERR already authenticated\r\n"
@@ -131,27 +136,27 @@ static void box_cases(struct tally *t)
 
   /* Now with QUIT: message 1 deleted, the rest moved to cur/ with :2, */
   session(&b, "RSET\r\nDELE 1\r\nQUIT\r\nSTAT\r\n", &out, &code);
-  check(t, code == POP3_EXIT_OK && out && !strcmp(out, "+OK maildrop has 3 messages (56 octets)\r\n+OK message deleted\r\n+OK bye\r\n"),
+  check(t, code == POP3_EXIT_OK && out && !strcmp(out, "+OK maildrop has 3 messages (63 octets)\r\n+OK message deleted\r\n+OK bye\r\n"),
         "session QUIT answers and stops");
   check(t, !exists("cur/999.M1P1Q1.host:2,S"), "update removed the deleted message");
-  check(t, exists("cur/1000.M1P1Q1.host:2,") && exists("cur/1001.M1P1Q1.host,S=9,W=12:2,") && !exists("new/1000.M1P1Q1.host"),
-        "update moved new/ to cur/ with :2,");
+  check(t, exists("cur/1000.M1P1Q1.host,W=28:2,") && exists("cur/1001.M1P1Q1.host,S=9,W=12:2,") && !exists("new/1000.M1P1Q1.host"),
+        "update moved new/ to cur/ with :2, (and the counted size)");
   pop3_box_free(&b);
 
   /* UIDLs stay the same after the move; duplicates get unique ones. */
-  put("new/1000.M1P1Q1.host", S("a copy\n"), 4000);
+  put("new/1000.M1P1Q1.host,W=28", S("a copy\n"), 4000);
   check(t, pop3_box_scan(&b) == 0 && b.n == 3 && pop3_box_uidls(&b) == 0, "box rescan");
-  check(t, !strcmp(pop3_box_uidl(&b, 0), "1000.M1P1Q1.host") && !strcmp(pop3_box_uidl(&b, 1), "1001.M1P1Q1.host,S=9,W=12"),
-        "box UIDLs stable across the move to cur/");
+  check(t, !strcmp(pop3_box_uidl(&b, 0), "1000.M1P1Q1.host") && !strcmp(pop3_box_uidl(&b, 1), "1001.M1P1Q1.host,S=9"),
+        "box UIDLs stable across the move to cur/ and the added W=");
   check(t, pop3_box_uidl(&b, 2)[0] == 'H' && strlen(pop3_box_uidl(&b, 2)) == 65, "box duplicate unique part gets its own UIDL");
   {
     /* the move never replaces a file: cur/1000...:2, exists */
     session(&b, "QUIT\r\n", &out, &code);
-    check(t, exists("new/1000.M1P1Q1.host") && exists("cur/1000.M1P1Q1.host:2,"), "update never replaces a file in cur/");
+    check(t, exists("new/1000.M1P1Q1.host,W=28") && exists("cur/1000.M1P1Q1.host,W=28:2,"), "update never replaces a file in cur/");
   }
   pop3_box_free(&b);
 
-  unlink("new/1000.M1P1Q1.host");
+  unlink("new/1000.M1P1Q1.host,W=28");
   if (rename("cur", "cur.x") == 0) {
     check(t, pop3_box_scan(&b) < 0 && errno == ENOENT, "box without cur/ is an error");
     pop3_box_free(&b);

@@ -215,6 +215,26 @@ static void name_cases(struct tally *t)
   check(t, !pop3_name_vsize(S("123.M4P5.host,S=100"), &v), "vsize S= only: none");
   check(t, !pop3_name_vsize(S("123.host:2,W=5"), &v), "vsize W= in the info part ignored");
   check(t, !pop3_name_vsize(S("123,W=12x"), &v) && !pop3_name_vsize(S("123,W="), &v), "vsize malformed ignored");
+  check(t, pop3_name_ssize(S("123.M4P5.host,S=100,W=104:2,S"), &v) && v == 100, "ssize S= found");
+  check(t, !pop3_name_ssize(S("123.M4P5.host,W=104"), &v), "ssize W= only: none");
+  {
+    /* the UIDL leaves out a last ",W=" (pop3d adds one at UPDATE), nothing else */
+    static struct {
+      char const *name, *uidl;
+    } const u[] = {
+      { "1.M2P3.host,W=12:2,S", "1.M2P3.host" }, { "1.M2P3.host,S=10,W=12", "1.M2P3.host,S=10" },
+      { "1.M2P3.host,W=12", "1.M2P3.host" },     { "1.M2P3.host,W=:2,", "1.M2P3.host,W=" },
+      { "1.M2P3.host,W=1x", "1.M2P3.host,W=1x" }, { "1.M2P3.host,W=5,S=3", "1.M2P3.host,W=5,S=3" },
+      { "1.M2P3.hostW=5", "1.M2P3.hostW=5" },
+    };
+    for (size_t i = 0; i < sizeof u / sizeof u[0]; i++) {
+      char out[POP3_UIDL_MAX + 1];
+      size_t n = pop3_uidl(u[i].name, strlen(u[i].name), out);
+      char lab[120];
+      snprintf(lab, sizeof lab, "uidl of %s is %s", u[i].name, u[i].uidl);
+      check(t, n == strlen(u[i].uidl) && !strcmp(out, u[i].uidl), lab);
+    }
+  }
 }
 
 /* --- line reader --------------------------------------------------------------------------- */

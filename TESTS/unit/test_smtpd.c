@@ -88,7 +88,7 @@ static void verb_tests(void)
   check(smtpd_cmd_verb(S(""), &ap) == V_EMPTY, "verb empty line", "no");
   check(smtpd_cmd_verb(S(" QUIT"), &ap) == V_UNKNOWN, "verb leading space", "no");
   check(smtpd_cmd_verb(S("STARTTLS"), &ap) == V_STARTTLS, "verb STARTTLS", "no");
-  check(smtpd_cmd_verb(S("bdat 10 LAST"), &ap) == V_NOTIMPL, "verb BDAT not offered", "no");
+  check(smtpd_cmd_verb(S("bdat 10 LAST"), &ap) == V_BDAT && ap == 5, "verb BDAT", "no");
   check(smtpd_cmd_verb(S("QUIT"), &ap) == V_QUIT && ap == 4, "verb QUIT, no argument", "no");
   check(smtpd_cmd_verb(S("GET / HTTP/1.0"), &ap) == V_UNKNOWN, "verb GET unknown", "no");
 }
