@@ -111,8 +111,8 @@ extern int auth_parseline(char const *s, size_t n, authcred *c);
 extern int auth_find(char const *file, size_t len, char const *name, authcred *c, unsigned *badline);
 /* Base64 (RFC 4648) of s[0..n) into out (size max): the length, or 0 if it does not fit. */
 extern size_t b64_encode(char const *s, size_t n, char *out, size_t max);
-/* Replaces every copy of secret (n bytes, n >= 1) in the NUL-terminated text by "*": the
-   text a server's reply gives must not carry a password it echoed back. */
+/* Replaces every copy of secret (n bytes, NUL-terminated) in the NUL-terminated text by "*"
+   until none is left: the text of a server's reply must not carry a password it echoed. */
 extern void text_redact(char *text, char const *secret, size_t n);
 
 /* --- control/tlsdomains (remote_routes.c) ------------------------------------------------ */

@@ -118,12 +118,17 @@ size_t b64_encode(char const *s, size_t n, char *out, size_t max)
 
 void text_redact(char *text, char const *secret, size_t n)
 {
-  char *p = text;
+  char *p;
   if (!n) return;
-  while ((p = strstr(p, secret)) != 0) {
-    size_t rest = strlen(p + n);
+  if (n == 1) {
+    for (p = text; *p; p++)
+      if (*p == secret[0]) *p = '*';
+    return;
+  }
+  /* from the start again after each cut: a copy may form across the "*" just written
+     (secret "*a" in "**aa"); each cut shortens the text, so this ends */
+  while ((p = strstr(text, secret)) != 0) {
     p[0] = '*';
-    memmove(p + 1, p + n, rest + 1);
-    p++;
+    memmove(p + 1, p + n, strlen(p + n) + 1);
   }
 }
