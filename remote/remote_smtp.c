@@ -711,8 +711,7 @@ tlserr:
       text_cats(why, whymax, &len, "; TLS is required for this ");
       text_cats(why, whymax, &len, tlswho(j));
       text_cats(why, whymax, &len, " (#4.7.5)");
-    }
-    else {
+    } else {
       text_cats(why, whymax, &len, " (#4.7.5)");
       rc = TRY_NOTLS;
     }

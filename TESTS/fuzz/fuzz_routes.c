@@ -98,7 +98,7 @@ static void authfile(char const *buf, size_t n)
     int l = snprintf(line, sizeof line, "%s:%s:%s", c.name, c.user, c.pass);
     FAIL_IF(l < 0 || (size_t)l >= sizeof line);
     FAIL_IF(auth_parseline(line, (size_t)l, &d) != 0);
-    FAIL_IF(strcmp(d.name, c.name) || strcmp(d.user, c.user) || strcmp(d.pass, c.pass));
+    FAIL_IF(strcmp(d.name, c.name) != 0 || strcmp(d.user, c.user) != 0 || strcmp(d.pass, c.pass) != 0);
   }
 }
 
