@@ -60,11 +60,12 @@ typedef struct job_s {
   unsigned port;
   char why[WHY_MAX];
   int dnstemp; /* a lookup failed temporarily: no address is then not a permanent failure */
+  authcred *cred; /* the credentials rspawn handed over with the job, or 0 */
 } job;
 
 /* What a worker keeps between jobs: at most one SMTP session, and the TLS configurations
    (loading the CA bundle costs more than a delivery). */
-#define KEY_MAX (DOMAIN_MAX + 2 * CONTROL_LINE_MAX + 64)
+#define KEY_MAX (DOMAIN_MAX + 2 * CONTROL_LINE_MAX + ROUTE_AUTHNAME_MAX + AUTH_USER_MAX + 128)
 typedef struct cache_s {
   smtpsess *s;           /* 0: none */
   char key[KEY_MAX];     /* the destination and policy it was made under (cachekey) */
@@ -246,15 +247,21 @@ static long long now_ms(void)
    more, and a verified one was verified for the name this job would check (the route's host,
    or an MX host of this domain). */
 static void cachekey(char *key, size_t n, char const *domain, route const *rt, int routed, unsigned port,
-                     int tlsreq, char const *cafile, char const *helo)
+                     int tlsreq, char const *cafile, char const *helo, authcred const *cred)
 {
   char d[DOMAIN_MAX + 1];
   char const *hop = routed && (rt->literal || rt->host[0]) ? rt->host : domain;
+  unsigned long long h = 14695981039346656037ULL;
   size_t i;
   for (i = 0; i < DOMAIN_MAX && hop[i]; i++) d[i] = hop[i] >= 'A' && hop[i] <= 'Z' ? (char)(hop[i] + 32) : hop[i];
   d[i] = 0;
-  snprintf(key, n, "%s %s port=%u tls=%d ca=%s helo=%s", hop == domain ? "mx" : "route", d, port, tlsreq,
-           tlsreq == TLSREQ_VERIFY ? cafile : "", helo);
+  /* a session authenticated as one user carries mail only for routes with the same
+     credentials; the password enters as a hash (FNV-1a), so a changed password in
+     control/smtproutes-auth makes a new session, and the key itself holds no secret */
+  for (i = 0; cred && cred->pass[i]; i++) h = (h ^ (unsigned char)cred->pass[i]) * 1099511628211ULL;
+  snprintf(key, n, "%s %s port=%u tls=%d%s ca=%s helo=%s auth=%s:%s:%llx", hop == domain ? "mx" : "route", d, port,
+           tlsreq, routed && rt->smtps ? " smtps" : "", tlsreq == TLSREQ_VERIFY ? cafile : "", helo,
+           cred ? cred->name : "", cred ? cred->user : "", cred ? h : 0ULL);
 }
 
 /* After a transaction over the cached session: counted, and closed at once if a bound is
@@ -368,7 +375,24 @@ static void deliver(job *jb, smtpjob *sj, cache *kc)
     finish_all(jb, 'Z', jb->why);
     return;
   }
+  if (routed && rt.smtps) jb->port = 465; /* RFC 8314 3.3: submissions */
   if (routed && rt.port) jb->port = rt.port;
+  if (routed && rt.auth[0]) {
+    /* credentials come only from mailroom-rspawn, for this route (INTERNALS.md) */
+    if (!jb->cred || strcmp(jb->cred->name, rt.auth) != 0) {
+      why(jb, "control/smtproutes: the route for ", jb->domain,
+          " names credentials that mailroom-rspawn did not hand over (auth=", rt.auth);
+      {
+        size_t len = strlen(jb->why);
+        text_cats(jb->why, sizeof jb->why, &len, "; one-shot mode, or smtproutes changed since rspawn read it) (#4.3.5)");
+      }
+      finish_all(jb, 'Z', jb->why);
+      return;
+    }
+    sj->authuser = jb->cred->user;
+    sj->authpass = jb->cred->pass;
+  }
+  sj->smtps = routed && rt.smtps;
   if (control_readlines("control/tlsdomains", &tlsdoms, &tlsdomslen, TLSDOMAINS_MAX) < 0) {
     finish_all(jb, 'Z', "unable to read control/tlsdomains (#4.3.0)");
     return;
@@ -380,11 +404,12 @@ static void deliver(job *jb, smtpjob *sj, cache *kc)
     finish_all(jb, 'Z', jb->why);
     return;
   }
+  if (routed && rt.verify) sj->tlsreq = TLSREQ_VERIFY; /* smtps, verify, auth=: the route asks */
   if (control_readline("control/tlscafile", cafile, sizeof cafile, CAFILE_DEFAULT) < 0) {
     finish_all(jb, 'Z', "unable to read control/tlscafile (#4.3.0)");
     return;
   }
-  cachekey(key, sizeof key, jb->domain, &rt, routed, jb->port, sj->tlsreq, cafile, helo);
+  cachekey(key, sizeof key, jb->domain, &rt, routed, jb->port, sj->tlsreq, cafile, helo, sj->authuser ? jb->cred : 0);
   if (kc && kc->s) {
     long long t = now_ms();
     /* another destination or policy, or a bound passed while the job was on its way */
@@ -451,6 +476,13 @@ static void deliver(job *jb, smtpjob *sj, cache *kc)
       return;
     }
     addhost(jb, q, 0, &clk);
+    if (!jb->naddr) {
+      /* a relay named by the admin that does not resolve is a mistake to fix, not a reason
+         to destroy the mail: defer (and bounce only at the queue lifetime) */
+      if (!jb->dnstemp) why(jb, "control/smtproutes: the relay ", rt.host, " has no address in DNS (#4.4.4)", 0);
+      finish_all(jb, 'Z', jb->why);
+      return;
+    }
   } else if (routes_literal(jb->domain, strlen(jb->domain), jb->addr[0].ip)) {
     snprintf(jb->hosts[0], sizeof jb->hosts[0], "%s", jb->domain);
     jb->nhosts = 1;
@@ -515,9 +547,34 @@ static unsigned long long parselen(char const *s)
   return msglen;
 }
 
-/* One job packet from rspawn with its message file: 1 and *fd, 0 at rspawn's end. A
-   malformed packet is rspawn's bug: the worker dies, rspawn reports the job. */
-static int getjob(char *pkt, size_t cap, struct rwjob *j, int *fd)
+/* The credentials of a job: the read end of a pipe rspawn filled with one
+   "NAME:user:password" and closed. 0 and *c, or -1 (the worker then dies, as for any
+   malformed job: rspawn reports it). */
+static int getcred(int fd, authcred *c)
+{
+  char buf[AUTH_LINE_MAX + 1];
+  size_t n = 0;
+  int r = -1;
+  for (;;) {
+    ssize_t k = read(fd, buf + n, sizeof buf - n);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) break;
+    if (!k) {
+      r = auth_parseline(buf, n, c);
+      break;
+    }
+    n += (size_t)k;
+    if (n == sizeof buf) break; /* longer than any line auth_parseline takes */
+  }
+  explicit_bzero(buf, sizeof buf);
+  close(fd);
+  return r;
+}
+
+/* One job packet from rspawn with its message file (and, for a route with credentials, the
+   pipe that holds them): 1 and *fd, 0 at rspawn's end. A malformed packet is rspawn's bug:
+   the worker dies, rspawn reports the job. */
+static int getjob(char *pkt, size_t cap, struct rwjob *j, int *fd, authcred *cred, int *hascred)
 {
   union {
     struct cmsghdr h;
@@ -539,9 +596,16 @@ static int getjob(char *pkt, size_t cap, struct rwjob *j, int *fd)
       for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int) && nfd < 4; i++)
         memcpy(&fds[nfd++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
   if (!len && !nfd) return 0;
-  if (nfd == 1 && !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) && rwjob_parse(pkt, (size_t)len, j) == 0) {
+  *hascred = 0;
+  if ((nfd == 1 || nfd == 2) && !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) && rwjob_parse(pkt, (size_t)len, j) == 0) {
     *fd = fds[0];
-    return 1;
+    if (nfd == 1) return 1;
+    if (getcred(fds[1], cred) == 0) {
+      *hascred = 1;
+      return 1;
+    }
+    close(fds[0]);
+    die(EX_TEMP, "protocol error in the credentials of a job from mailroom-rspawn");
   }
   for (k = 0; k < nfd; k++) close(fds[k]);
   die(EX_TEMP, "protocol error in a job from mailroom-rspawn");
@@ -556,10 +620,11 @@ static int worker(void)
   static char pkt[RWJOB_PACKET_MAX + 1];
   static char rec[RECORDS_MAX];
   static char out[RWJOB_PACKET_MAX];
+  static authcred cred;
   for (;;) {
     struct pollfd p[2];
     nfds_t np = 1;
-    int timeout = -1, fd;
+    int timeout = -1, fd, hascred;
     struct rwjob j;
     smtpjob sj;
     size_t n, m;
@@ -585,7 +650,7 @@ static int worker(void)
     /* an idle session has nothing to say: what comes is a 421 or the end of it */
     if (np == 2 && p[1].revents) smtp_close(&kc.s, 0);
     if (!p[0].revents) continue;
-    if (!getjob(pkt, sizeof pkt, &j, &fd)) break;
+    if (!getjob(pkt, sizeof pkt, &j, &fd, &cred, &hascred)) break;
     memset(&jb, 0, sizeof jb);
     memset(&sj, 0, sizeof sj);
     jb.domain = j.domain;
@@ -595,7 +660,9 @@ static int worker(void)
     sj.nrcpt = j.n;
     sj.fdmsg = fd;
     sj.msglen = j.len;
+    jb.cred = hascred ? &cred : 0;
     deliver(&jb, &sj, &kc);
+    explicit_bzero(&cred, sizeof cred); /* a kept session needs no password any more */
     close(fd);
     n = records(&jb, rec);
     m = rwrep_pack(out, sizeof out, kc.s ? kc.domain : "", rec, n);

@@ -49,6 +49,8 @@ typedef struct smtpreply_s {
 #define EXT_STARTTLS 16u
 #define EXT_DSN 32u  /* RFC 3461: NOTIFY, ORCPT, RET, ENVID passed on */
 #define EXT_AUTH 64u /* RFC 4954: the AUTH= parameter of MAIL passed on */
+#define EXT_AUTH_PLAIN 128u /* AUTH (or the old AUTH=) lists PLAIN (RFC 4954, RFC 4616) */
+#define EXT_AUTH_LOGIN 256u /* ... lists LOGIN (draft-murchison-sasl-login) */
 
 extern void smtpreply_init(smtpreply *r);
 /* Feeds n bytes of the server's stream. *used gets the bytes taken: a reply ends inside the
@@ -64,21 +66,56 @@ extern int smtpreply_feed(smtpreply *r, char const *s, size_t n, size_t *used);
 extern void smtpreply_ehloline(smtpreply *r, char const *s, size_t n);
 
 /* --- control/smtproutes (remote_routes.c) ----------------------------------------------- */
+#define ROUTE_AUTHNAME_MAX 64 /* the name in auth=NAME (control/smtproutes-auth) */
 typedef struct route_s {
   int found;          /* 1: a line matched */
-  char host[256];     /* "" (use MX), a host name, or an address literal's text */
-  int literal;        /* host was [ip] */
+  char host[256];     /* "" (use MX), a host name, or an address's text ([ip] or a bare ip) */
+  int literal;        /* host is an address: [ip], [IPv6:ip] or a bare IPv4 / IPv6 address */
   unsigned char ip[16]; /* the literal's address (IPv4 as ::ffff:a.b.c.d) */
   unsigned port;      /* 0: none given */
+  int smtps;          /* option "smtps": implicit TLS from the first byte (RFC 8314) */
+  int verify;         /* option "verify", implied by smtps and auth=: a verified certificate */
+  char auth[ROUTE_AUTHNAME_MAX + 1]; /* option "auth=NAME": credentials NAME, "" none */
 } route;
 
 /* Looks domain up in the smtproutes lines (NUL-separated, as control_readlines gives them):
-   "domain:host[:port]", ".sub.domain:..." for every domain below, ":host[:port]" for every
-   other domain. The exact domain wins, then the longest ".suffix", then "". Returns 1 found,
-   0 not found, -1 a malformed matching line (errno EINVAL: bad port, bad [ip], host too long). */
+   "domain:relay[:port][ option ...]", ".sub.domain:..." for every domain below, ":relay..."
+   for every other domain. The relay is a host name, [ip], [IPv6:ip], or a bare IPv4 address
+   or (without a port) a bare IPv6 address, taken as the address with no DNS query, as
+   qmail's dns_ip takes it. Options, after blanks: "smtps", "verify", "auth=NAME" (NAME:
+   letters, digits, '.', '_', '-', at most ROUTE_AUTHNAME_MAX). The exact domain wins, then
+   the longest ".suffix", then "". Returns 1 found, 0 not found, -1 a malformed matching line
+   (errno EINVAL: bad port, bad [ip], host too long, an unknown or malformed option, options
+   on a route without a relay). */
 extern int routes_find(char const *lines, size_t n, char const *domain, route *out);
 /* "[1.2.3.4]" or "[IPv6:2001:db8::1]" / "[2001:db8::1]": 1 and ip (16 bytes), 0 if not one. */
 extern int routes_literal(char const *s, size_t n, unsigned char *ip);
+
+/* --- credentials (remote_auth.c) ----------------------------------------------------------- */
+/* control/smtproutes-auth, root's, mode 0600: "NAME:user:password" a line ('#' comments and
+   empty lines skipped); the password is the rest of the line, ':' and blanks included. */
+#define AUTH_USER_MAX 255
+#define AUTH_PASS_MAX 255
+#define AUTH_LINE_MAX (ROUTE_AUTHNAME_MAX + AUTH_USER_MAX + AUTH_PASS_MAX + 2)
+#define AUTH_FILE_MAX ((size_t)64 * 1024)
+typedef struct authcred_s {
+  char name[ROUTE_AUTHNAME_MAX + 1];
+  char user[AUTH_USER_MAX + 1];
+  char pass[AUTH_PASS_MAX + 1];
+} authcred;
+/* One "NAME:user:password" line (n bytes, no newline): 0 and *c, or -1 with errno EINVAL (a
+   field missing or empty, NAME with other bytes than route options allow, a control byte or
+   NUL anywhere, user with ':') or EMSGSIZE (a field over its bound). */
+extern int auth_parseline(char const *s, size_t n, authcred *c);
+/* The credentials NAME in the file's bytes (len, as read): 1 and *c, 0 none, -1 with errno
+   EINVAL when a line is malformed (*badline: its number; every line is checked, so a broken
+   file is found at once and not when its last route is used) or EMSGSIZE (too big). */
+extern int auth_find(char const *file, size_t len, char const *name, authcred *c, unsigned *badline);
+/* Base64 (RFC 4648) of s[0..n) into out (size max): the length, or 0 if it does not fit. */
+extern size_t b64_encode(char const *s, size_t n, char *out, size_t max);
+/* Replaces every copy of secret (n bytes, NUL-terminated) in the NUL-terminated text by "*"
+   until none is left: the text of a server's reply must not carry a password it echoed. */
+extern void text_redact(char *text, char const *secret, size_t n);
 
 /* --- control/tlsdomains (remote_routes.c) ------------------------------------------------ */
 #define TLSREQ_NONE 0   /* opportunistic STARTTLS, no certificate check */

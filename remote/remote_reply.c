@@ -29,7 +29,20 @@ void smtpreply_ehloline(smtpreply *r, char const *s, size_t n)
   else if (k == 8 && !strncasecmp(s, "SMTPUTF8", 8)) r->ext |= EXT_SMTPUTF8;
   else if (k == 8 && !strncasecmp(s, "STARTTLS", 8)) r->ext |= EXT_STARTTLS;
   else if (k == 3 && !strncasecmp(s, "DSN", 3)) r->ext |= EXT_DSN;
-  else if (k == 4 && !strncasecmp(s, "AUTH", 4)) r->ext |= EXT_AUTH;
+  else if ((k == 4 && !strncasecmp(s, "AUTH", 4)) || (k > 5 && !strncasecmp(s, "AUTH=", 5))) {
+    /* "AUTH PLAIN LOGIN", or the pre-RFC "AUTH=LOGIN PLAIN" some servers still send */
+    size_t i = k == 4 ? k : 5;
+    r->ext |= EXT_AUTH;
+    while (i < n) {
+      size_t j;
+      while (i < n && s[i] == ' ') i++;
+      for (j = i; j < n && s[j] != ' '; j++) {
+      }
+      if (j - i == 5 && !strncasecmp(s + i, "PLAIN", 5)) r->ext |= EXT_AUTH_PLAIN;
+      if (j - i == 5 && !strncasecmp(s + i, "LOGIN", 5)) r->ext |= EXT_AUTH_LOGIN;
+      i = j;
+    }
+  }
   else if (k == 4 && !strncasecmp(s, "SIZE", 4)) {
     unsigned long v = 0;
     size_t i = k;

@@ -1,6 +1,9 @@
 /* control/smtproutes, as qmail reads it: "domain:relay[:port]". The relay may be an address
    literal [1.2.3.4] or [IPv6:2001:db8::1] (whose colons are why the literal is cut at ']'
-   before the port), empty for "use the MX records". */
+   before the port), a bare address (192.0.2.1, or 2001:db8::1 without a port: qmail's
+   dns_ip takes an address as itself, with no DNS query), empty for "use the MX records".
+   mailroom's options follow the relay after a blank (smtps, verify, auth=NAME): qmail's
+   scan_ulong stops at the blank, so a qmail reading the same file still finds its port. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
@@ -24,21 +27,83 @@ int routes_literal(char const *s, size_t n, unsigned char *ip)
   return inet_pton(AF_INET6, buf, ip) == 1;
 }
 
+/* A bare address as qmail's dns_ip takes it: 1 and ip, 0 if s[0..n) is not one. */
+static int bare_ip(char const *s, size_t n, unsigned char *ip)
+{
+  char buf[64];
+  if (!n || n >= sizeof buf) return 0;
+  memcpy(buf, s, n);
+  buf[n] = 0;
+  if (inet_pton(AF_INET, buf, ip + 12) == 1) {
+    memset(ip, 0, 10);
+    ip[10] = ip[11] = 0xff;
+    return 1;
+  }
+  return inet_pton(AF_INET6, buf, ip) == 1;
+}
+
+static int optname_ok(char const *s, size_t n)
+{
+  size_t i;
+  if (!n || n > ROUTE_AUTHNAME_MAX) return 0;
+  for (i = 0; i < n; i++)
+    if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
+          s[i] == '_' || s[i] == '-'))
+      return 0;
+  return 1;
+}
+
+/* The options after the relay: "smtps", "verify", "auth=NAME", separated by blanks. */
+static int options(char const *v, size_t n, route *out)
+{
+  size_t i = 0;
+  while (i < n) {
+    size_t j;
+    if (v[i] == ' ' || v[i] == '\t') {
+      i++;
+      continue;
+    }
+    for (j = i; j < n && v[j] != ' ' && v[j] != '\t'; j++) {
+    }
+    if (j - i == 5 && !strncasecmp(v + i, "smtps", 5)) out->smtps = out->verify = 1;
+    else if (j - i == 6 && !strncasecmp(v + i, "verify", 6)) out->verify = 1;
+    else if (j - i > 5 && !strncasecmp(v + i, "auth=", 5) && optname_ok(v + i + 5, j - i - 5) && !out->auth[0]) {
+      memcpy(out->auth, v + i + 5, j - i - 5);
+      out->auth[j - i - 5] = 0;
+      out->verify = 1; /* credentials go only to a certificate we checked */
+    } else
+      return -1;
+    i = j;
+  }
+  return 0;
+}
+
 /* The value after "domain:" into out. */
 static int parse(char const *v, size_t n, route *out)
 {
-  size_t h = 0;
+  size_t h = 0, rl = 0;
+  /* the relay[:port] ends at the first blank; options follow */
+  while (rl < n && v[rl] != ' ' && v[rl] != '\t') rl++;
+  if (rl < n && options(v + rl, n - rl, out) < 0) goto inval;
+  n = rl;
   if (n && v[0] == '[') {
     char const *e = memchr(v, ']', n);
     if (!e) goto inval;
     h = (size_t)(e - v) + 1;
     if (!routes_literal(v, h, out->ip)) goto inval;
     out->literal = 1;
-  } else
+  } else if (memchr(v, ':', n) != memrchr(v, ':', n) && bare_ip(v, n, out->ip)) {
+    /* two colons or more: an IPv6 address without brackets (and so without a port) */
+    h = n;
+    out->literal = 1;
+  } else {
     while (h < n && v[h] != ':') h++;
+    out->literal = bare_ip(v, h, out->ip); /* "192.0.2.1", as qmail's dns_ip reads it */
+  }
   if (h >= sizeof out->host) goto inval;
   memcpy(out->host, v, h);
   out->host[h] = 0;
+  if (!h && (out->smtps || out->verify || out->auth[0])) goto inval; /* options need a relay */
   if (h < n) {
     unsigned long p = 0;
     size_t i = h + 1;

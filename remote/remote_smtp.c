@@ -456,6 +456,111 @@ static void conn_close(conn *c)
 static int transaction(conn *c, smtpjob const *j, unsigned ext, char const *tlsver, rcptres *res, char *why,
                        size_t whymax, int *reusable);
 
+/* --- smarthost AUTH (RFC 4954; PLAIN of RFC 4616, else LOGIN) ------------------------------
+   Only on a connection under TLS whose certificate was checked for the relay's name: the
+   route's auth= implies verify (remote_routes.c), and this is checked once more here. The
+   credentials are never written anywhere but to the server: every text made from a reply
+   after AUTH has the password (as sent, as printed and in base64) replaced by "*". */
+#define AUTH_B64_MAX ((AUTH_USER_MAX * 2 + AUTH_PASS_MAX + 3) / 3 * 4 + 8)
+
+/* What asks for TLS, for the texts that say it was missing. */
+static char const *tlswho(smtpjob const *j)
+{
+  return j->authuser || j->smtps ? "route (control/smtproutes)" : "domain (control/tlsdomains)";
+}
+
+static void redact(char *why, smtpjob const *j)
+{
+  char b64[AUTH_B64_MAX], shown[AUTH_PASS_MAX + 1];
+  char plain[AUTH_USER_MAX + AUTH_PASS_MAX + 3];
+  size_t ul = strlen(j->authuser), pl = strlen(j->authpass), len = 0;
+  text_redact(why, j->authpass, pl);
+  shown[0] = 0;
+  text_cat(shown, sizeof shown, &len, j->authpass, pl);
+  text_redact(why, shown, len);
+  if (b64_encode(j->authpass, pl, b64, sizeof b64)) text_redact(why, b64, strlen(b64));
+  plain[0] = 0;
+  memcpy(plain + 1, j->authuser, ul);
+  plain[ul + 1] = 0;
+  memcpy(plain + ul + 2, j->authpass, pl);
+  if (b64_encode(plain, ul + pl + 2, b64, sizeof b64)) text_redact(why, b64, strlen(b64));
+  explicit_bzero(plain, sizeof plain);
+  explicit_bzero(b64, sizeof b64);
+}
+
+/* The reply to the last step of the exchange into why; TRY_NEXT (a 535 or any refusal means
+   this relay will not take our mail now: later, perhaps with a corrected password). */
+static int auth_refused(conn const *c, smtpjob const *j, smtpreply const *r, char *why, size_t whymax)
+{
+  size_t len;
+  saidtext(c, r, "AUTH", why, whymax);
+  redact(why, j);
+  len = strlen(why);
+  text_cats(why, whymax, &len,
+            r->code == 535   ? "; the relay refused the credentials of control/smtproutes-auth (#4.7.8)"
+            : r->code == 454 ? " (#4.7.0)"
+            : r->code == 534 ? "; the relay wants a stronger mechanism than PLAIN or LOGIN (#4.7.9)"
+                             : "; authentication failed (#4.7.0)");
+  return TRY_NEXT;
+}
+
+static int smtp_auth(conn *c, smtpjob const *j, unsigned ext, char *why, size_t whymax)
+{
+  char b64[AUTH_B64_MAX];
+  char plain[AUTH_USER_MAX + AUTH_PASS_MAX + 3];
+  smtpreply r;
+  size_t ul = strlen(j->authuser), pl = strlen(j->authpass);
+  char const *when = "after AUTH";
+  int rc;
+  smtpreply_init(&r);
+  if (!c->tls || j->tlsreq != TLSREQ_VERIFY) {
+    snprintf(why, whymax, "%s: credentials are sent only under TLS with a verified certificate (#4.7.10)", c->who);
+    return TRY_NEXT;
+  }
+  if (!(ext & (EXT_AUTH_PLAIN | EXT_AUTH_LOGIN))) {
+    snprintf(why, whymax, "%s does not offer AUTH PLAIN or LOGIN, and the route names credentials (#4.7.0)", c->who);
+    return TRY_NEXT;
+  }
+  if (ext & EXT_AUTH_PLAIN) {
+    /* RFC 4616: authzid (empty) NUL authcid NUL passwd, as the initial response */
+    plain[0] = 0;
+    memcpy(plain + 1, j->authuser, ul);
+    plain[ul + 1] = 0;
+    memcpy(plain + ul + 2, j->authpass, pl);
+    rc = b64_encode(plain, ul + pl + 2, b64, sizeof b64) ? 0 : -1;
+    explicit_bzero(plain, sizeof plain);
+    if (rc < 0 || command(c, "AUTH PLAIN ", b64, 0) < 0 || conn_flush(c) < 0) goto ioerr;
+    explicit_bzero(b64, sizeof b64);
+    explicit_bzero(c->wbuf, sizeof c->wbuf);
+    if (conn_reply(c, &r, c->tremote) < 0) goto ioerr;
+  } else {
+    when = "after AUTH LOGIN";
+    if (command(c, "AUTH LOGIN", 0, 0) < 0 || conn_flush(c) < 0 || conn_reply(c, &r, c->tremote) < 0) goto ioerr;
+    if (r.code != 334) return auth_refused(c, j, &r, why, whymax);
+    when = "after the AUTH LOGIN user name";
+    if (!b64_encode(j->authuser, ul, b64, sizeof b64) || command(c, b64, 0, 0) < 0 || conn_flush(c) < 0 ||
+        conn_reply(c, &r, c->tremote) < 0)
+      goto ioerr;
+    if (r.code != 334) return auth_refused(c, j, &r, why, whymax);
+    when = "after the AUTH LOGIN password";
+    if (!b64_encode(j->authpass, pl, b64, sizeof b64) || command(c, b64, 0, 0) < 0 || conn_flush(c) < 0) goto ioerr;
+    explicit_bzero(b64, sizeof b64);
+    explicit_bzero(c->wbuf, sizeof c->wbuf);
+    if (conn_reply(c, &r, c->tremote) < 0) goto ioerr;
+  }
+  if (r.code == 235) return 0;
+  if (r.code == 334) {
+    /* a challenge we did not ask for: cancel the exchange (RFC 4954 4) */
+    smtpreply x;
+    if (command(c, "*", 0, 0) == 0 && conn_flush(c) == 0) conn_reply(c, &x, c->tremote);
+  }
+  return auth_refused(c, j, &r, why, whymax);
+ioerr:
+  explicit_bzero(b64, sizeof b64);
+  failtext(c, &r, errno, j->tremote, when, why, whymax);
+  return TRY_NEXT;
+}
+
 int smtp_try(smtpjob const *j, char const *host, unsigned char const *ip, unsigned port, rcptres *res, char *why,
              size_t whymax, smtpsess **keep)
 {
@@ -502,6 +607,12 @@ int smtp_try(smtpjob const *j, char const *host, unsigned char const *ip, unsign
     text_cats(why, whymax, &len, " (#4.4.1)");
     goto out;
   }
+  if (j->smtps) {
+    /* implicit TLS (RFC 8314 3.3, port 465): the handshake first, the greeting under TLS */
+    when = "during the TLS handshake (implicit TLS)";
+    if (conn_starttls(c, j, host) < 0) goto tlserr;
+    snprintf(tlsver, sizeof tlsver, "%s", tls_conn_version(c->tls) ? tls_conn_version(c->tls) : "TLS");
+  }
   when = "while waiting for the greeting";
   if (conn_reply(c, &r, j->tremote) < 0) goto ioerr_next;
   if (r.code / 100 != 2) {
@@ -528,7 +639,7 @@ int smtp_try(smtpjob const *j, char const *host, unsigned char const *ip, unsign
     r.ext = 0; /* HELO: no extensions */
   }
 
-  if ((r.ext & EXT_STARTTLS) && !j->notls && j->tlscfg) {
+  if ((r.ext & EXT_STARTTLS) && !j->notls && j->tlscfg && !c->tls) {
     when = "after STARTTLS";
     if (command(c, "STARTTLS", 0, 0) < 0 || conn_flush(c) < 0) goto ioerr_next;
     if (conn_reply(c, &r, j->tremote) < 0) goto ioerr_next;
@@ -549,15 +660,20 @@ int smtp_try(smtpjob const *j, char const *host, unsigned char const *ip, unsign
       size_t len;
       saidtext(c, &r, "STARTTLS", why, whymax);
       len = strlen(why);
-      text_cats(why, whymax, &len, "; TLS is required for this domain (control/tlsdomains) (#4.7.10)");
+      text_cats(why, whymax, &len, "; TLS is required for this ");
+      text_cats(why, whymax, &len, tlswho(j));
+      text_cats(why, whymax, &len, " (#4.7.10)");
       quit(c);
       goto out;
     }
     /* else: a refused STARTTLS leaves the session as it was (RFC 3207 4): on in clear */
   }
   if (j->tlsreq != TLSREQ_NONE && !c->tls) {
-    snprintf(why, whymax, "%s does not offer STARTTLS, and TLS is required for this domain (control/tlsdomains) (#4.7.10)",
-             c->who);
+    snprintf(why, whymax, "%s does not offer STARTTLS, and TLS is required for this %s (#4.7.10)", c->who, tlswho(j));
+    quit(c);
+    goto out;
+  }
+  if (j->authuser && (rc = smtp_auth(c, j, r.ext, why, whymax)) != 0) {
     quit(c);
     goto out;
   }
@@ -593,8 +709,11 @@ tlserr:
     len = strlen(why);
     if (len >= sizeof io - 1 && !strcmp(why + len - (sizeof io - 1), io)) why[len - (sizeof io - 1)] = 0;
     len = strlen(why);
-    if (j->tlsreq != TLSREQ_NONE) text_cats(why, whymax, &len, "; TLS is required for this domain (control/tlsdomains) (#4.7.5)");
-    else {
+    if (j->tlsreq != TLSREQ_NONE) {
+      text_cats(why, whymax, &len, "; TLS is required for this ");
+      text_cats(why, whymax, &len, tlswho(j));
+      text_cats(why, whymax, &len, " (#4.7.5)");
+    } else {
       text_cats(why, whymax, &len, " (#4.7.5)");
       rc = TRY_NOTLS;
     }

@@ -24,6 +24,10 @@ typedef struct smtpjob_s {
   int tlsreq;               /* TLSREQ_* of the domain (control/tlsdomains) */
   int notls;                /* this try: no STARTTLS (a handshake with this address failed) */
   struct tls_config *tlscfg; /* from smtp_tlsinit */
+  /* smarthost AUTH (smtproutes auth=NAME, remote_smtp_auth.c): user and password, or 0;
+     sent only under TLS whose certificate was verified (tlsreq is TLSREQ_VERIFY then) */
+  char const *authuser, *authpass;
+  int smtps;                /* implicit TLS: the handshake right after connect (RFC 8314) */
 } smtpjob;
 
 typedef struct rcptres_s {

@@ -7,7 +7,12 @@
    their bounds (control/remoteworker*). It answers each request with one packet
    (INTERNALS.md). It trusts mailroom-send; a worker's replies are checked, since that program
    talks to the network: a worker that dies or sends a malformed reply is replaced, and the
-   recipients of its job get Z (D on exit 100) with a text saying what happened. */
+   recipients of its job get Z (D on exit 100) with a text saying what happened.
+   Smarthost credentials: mailroom-start opens control/smtproutes-auth (root's, mode 0600) as
+   root and gives it to us on fd 3; we read it once, make ourselves undumpable (a worker runs
+   as the same uid and must not read our memory), and hand a worker only the one credential
+   of the route of its job, in a pipe beside the message file. A worker that has carried one
+   route's credentials only ever gets jobs of that same credential (INTERNALS.md). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -15,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <skalibs/iopause.h>
@@ -27,6 +34,7 @@
 #include "control.h"
 #include "fdspawn.h"
 #include "rspawn_proto.h"
+#include "../remote/remote.h"
 #include "../remote/remote_wproto.h"
 
 #define FDS_MAX 4 /* SCM_RIGHTS room: more than one fd in a request is a protocol error */
@@ -35,6 +43,8 @@
 #define WORKERS_MAX RSPAWN_SLOTS
 /* How long rspawn waits for its workers' QUITs when mailroom-send has gone. */
 #define END_SECS 15
+#define SMTPROUTES_MAX ((size_t)1024 * 1024) /* as mailroom-remote reads it */
+#define CRED_FD 3                            /* control/smtproutes-auth, from mailroom-start */
 
 struct slot {
   int busy;        /* a request in hand, until its reply is out */
@@ -50,6 +60,15 @@ struct worker {
   unsigned jobs; /* requests it has finished */
   tain born, idle; /* started; idle since */
   char kept[RWJOB_DOMAIN_MAX + 1]; /* the domain it keeps a session to, "" */
+  int tagged;    /* it has had a job: tag says with which credentials */
+  char tag[ROUTE_AUTHNAME_MAX + 1]; /* "" none: it never gets another credential's job */
+};
+
+/* control/smtproutes-auth as read at start, or why it cannot be used. */
+struct creds {
+  char *file;      /* 0: none */
+  size_t len;
+  char const *bad; /* "": usable (or absent); else why no route may use it */
 };
 
 struct bounds {
@@ -64,6 +83,7 @@ struct rspawn {
   unsigned pending; /* replies waiting for room */
   int eof;
   struct bounds b;
+  struct creds cr;
   char pkt[RSPAWN_PACKET_MAX + 1];
   char wpkt[RWJOB_PACKET_MAX + 1];
 };
@@ -163,13 +183,14 @@ static int spawn(struct rspawn *r)
 
 /* An idle worker for the domain: one that keeps a session to it, else one that keeps
    none, else the one idle longest; -1 if none is idle. */
-static int pick(struct rspawn *r, char const *domain)
+static int pick(struct rspawn *r, char const *domain, char const *tag)
 {
   int best = -1, bestrank = 3;
   for (unsigned k = 0; k < WORKERS_MAX; k++) {
     struct worker const *w = &r->w[k];
     int rank;
     if (!w->pid || w->fd < 0 || w->slot >= 0) continue;
+    if (w->tagged && strcmp(w->tag, tag) != 0) continue; /* another credential's worker */
     rank = !strcasecmp(w->kept, domain) ? 0 : !w->kept[0] ? 1 : 2;
     if (rank < bestrank || (rank == bestrank && best >= 0 && tain_less(&w->idle, &r->w[best].idle))) {
       best = (int)k;
@@ -181,52 +202,123 @@ static int pick(struct rspawn *r, char const *domain)
 }
 
 /* The job to worker k with the message file: 0, or -1 (the worker is gone). */
-static int hand(struct rspawn *r, unsigned k, size_t len, int msgfd)
+static int hand(struct rspawn *r, unsigned k, size_t len, int msgfd, int credfd)
 {
   union {
     struct cmsghdr h;
-    char b[CMSG_SPACE(sizeof(int))];
+    char b[CMSG_SPACE(2 * sizeof(int))];
   } cm;
+  int fds[2] = { msgfd, credfd };
+  unsigned nfd = credfd >= 0 ? 2 : 1;
   struct iovec iov = { .iov_base = r->wpkt, .iov_len = len };
-  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof cm.b };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b,
+                       .msg_controllen = CMSG_SPACE(nfd * sizeof(int)) };
   struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
   memset(cm.b, 0, sizeof cm.b);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &msgfd, sizeof(int));
+  c->cmsg_len = CMSG_LEN(nfd * sizeof(int));
+  memcpy(CMSG_DATA(c), fds, nfd * sizeof(int));
   /* an idle worker's queue is empty: no room means it is stuck, as good as gone */
   return sendmsg(r->w[k].fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+/* The credentials the route of domain names into *c: 1, 0 none named (or a malformed
+   smtproutes line, which the worker reports), -1 with why (no secret in it) set. */
+static int route_cred(struct rspawn *r, char const *domain, authcred *c, char *why, size_t whymax)
+{
+  char *lines = 0;
+  size_t n = 0;
+  route rt;
+  unsigned bad;
+  int f;
+  if (control_readlines("control/smtproutes", &lines, &n, SMTPROUTES_MAX) < 0) return 0; /* the worker says so */
+  f = routes_find(lines, n, domain, &rt);
+  free(lines);
+  if (f <= 0 || !rt.auth[0]) return 0;
+  if (*r->cr.bad) {
+    snprintf(why, whymax, "4.3.5 the route of %.255s names credentials %s, but %s", domain, rt.auth, r->cr.bad);
+    return -1;
+  }
+  f = auth_find(r->cr.file, r->cr.len, rt.auth, c, &bad);
+  if (f > 0) return 1;
+  if (f < 0)
+    snprintf(why, whymax, "4.3.5 control/smtproutes-auth line %u is malformed (NAME:user:password)", bad);
+  else
+    snprintf(why, whymax, "4.3.5 control/smtproutes-auth has no credentials named %s (the route of %.255s)%s", rt.auth,
+             domain, r->cr.file ? "" : ": the file was missing or unreadable when mailroom-start started");
+  return -1;
+}
+
+/* A pipe holding the one credential line, its read end for the worker (closed here after
+   the hand-over): the line is far below PIPE_BUF, so the write never blocks. -1 on error. */
+static int cred_pipe(authcred const *c)
+{
+  char line[AUTH_LINE_MAX + 1];
+  int p[2], n;
+  if (pipe2(p, O_CLOEXEC) < 0) return -1;
+  n = snprintf(line, sizeof line, "%s:%s:%s", c->name, c->user, c->pass);
+  if (n < 0 || (size_t)n >= sizeof line || write(p[1], line, (size_t)n) != n) {
+    explicit_bzero(line, sizeof line);
+    close(p[0]);
+    close(p[1]);
+    return -1;
+  }
+  explicit_bzero(line, sizeof line);
+  close(p[1]);
+  return p[0];
 }
 
 static void start(struct rspawn *r, struct rreq const *q, int msgfd)
 {
   char const *domain = q->domain;
   size_t len = rwjob_pack(r->wpkt, sizeof r->wpkt, domain, q->sender, q->msglen, q->rcpt, q->n);
+  authcred cred;
+  char why[RSPAWN_TEXT_MAX + 1];
+  int hascred, credfd = -1;
   if (!len) {
     refuse(r, q->slot, q->n, 'Z', "4.3.0 mailroom-rspawn was unable to make a job packet");
     return;
   }
+  hascred = route_cred(r, domain, &cred, why, sizeof why);
+  if (hascred < 0) {
+    strerr_warnw1x(why);
+    refuse(r, q->slot, q->n, 'Z', why);
+    return;
+  }
+  if (!hascred) cred.name[0] = 0;
   /* a worker that died while idle is noticed here at the latest: the next one is tried */
   for (unsigned tries = 0; tries < 3; tries++) {
-    int k = pick(r, domain);
+    int k = pick(r, domain, cred.name);
     if (k < 0) k = spawn(r);
     if (k < 0) {
       refuse(r, q->slot, q->n, 'Z', "4.3.0 mailroom-rspawn was unable to run mailroom-remote");
-      return;
+      break;
     }
-    if (hand(r, (unsigned)k, len, msgfd) < 0) {
+    if (hascred && (credfd = cred_pipe(&cred)) < 0) {
+      refuse(r, q->slot, q->n, 'Z', "4.3.0 mailroom-rspawn was unable to make a pipe for the credentials");
+      break;
+    }
+    if (hand(r, (unsigned)k, len, msgfd, credfd) < 0) {
+      if (credfd >= 0) close(credfd);
+      credfd = -1;
       warn_worker(&r->w[k], "did not take a job: replaced");
       retire(&r->w[k], 1);
       continue;
     }
+    if (credfd >= 0) close(credfd);
+    r->w[k].tagged = 1;
+    memcpy(r->w[k].tag, cred.name, sizeof cred.name);
+    explicit_bzero(&cred, sizeof cred);
     r->w[k].slot = (int)q->slot;
     r->slot[q->slot].busy = 1;
     r->slot[q->slot].n = q->n;
     r->running++;
     return;
   }
-  refuse(r, q->slot, q->n, 'Z', "4.3.0 mailroom-rspawn found no mailroom-remote worker to take the job");
+  if (!r->slot[q->slot].busy)
+    refuse(r, q->slot, q->n, 'Z', "4.3.0 mailroom-rspawn found no mailroom-remote worker to take the job");
+  explicit_bzero(&cred, sizeof cred);
 }
 
 /* One request packet, or EOF. */
@@ -367,6 +459,59 @@ static void retire_idle(struct rspawn *r, tain *next)
   }
 }
 
+/* fd 3: control/smtproutes-auth, opened by mailroom-start (closed there when missing). The
+   file must be private: a secret that others can read is refused, as ssh refuses a key. */
+static void read_creds(struct creds *c)
+{
+  struct stat st;
+  size_t n = 0;
+  c->file = 0;
+  c->len = 0;
+  c->bad = "";
+  if (fstat(CRED_FD, &st) < 0) return; /* no file */
+  if (!S_ISREG(st.st_mode)) {
+    c->bad = "control/smtproutes-auth is not a regular file";
+    close(CRED_FD);
+    return;
+  }
+  if (st.st_mode & 077 || (st.st_uid && st.st_uid != getuid())) {
+    c->bad = "control/smtproutes-auth is readable or writable by others (chmod 600, chown root)";
+    close(CRED_FD);
+    return;
+  }
+  if ((size_t)st.st_size > AUTH_FILE_MAX) {
+    c->bad = "control/smtproutes-auth is larger than 64 KB";
+    close(CRED_FD);
+    return;
+  }
+  c->file = malloc(AUTH_FILE_MAX + 1);
+  if (!c->file) die_nomem();
+  for (;;) {
+    ssize_t k = read(CRED_FD, c->file + n, AUTH_FILE_MAX + 1 - n);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) strerr_diefu1sys(111, "read control/smtproutes-auth on fd 3");
+    if (!k) break;
+    n += (size_t)k;
+    if (n > AUTH_FILE_MAX) {
+      c->bad = "control/smtproutes-auth is larger than 64 KB";
+      break;
+    }
+  }
+  close(CRED_FD);
+  c->len = n;
+  if (!*c->bad) {
+    authcred t;
+    unsigned bad;
+    char num[24];
+    /* every line checked now, so a typo shows in the log at start, not at the first use */
+    if (auth_find(c->file, c->len, "", &t, &bad) < 0) {
+      snprintf(num, sizeof num, "%u", bad);
+      strerr_warnw3x("control/smtproutes-auth line ", num, " is malformed (NAME:user:password): its routes defer");
+    }
+    explicit_bzero(&t, sizeof t);
+  }
+}
+
 static unsigned bound(char const *file, unsigned long def, unsigned long max)
 {
   unsigned long u;
@@ -384,6 +529,10 @@ int main(void)
   PROG = "mailroom-rspawn";
   if (!getuid() || !geteuid()) die_root();
   if (chdir(auto_home) < 0) strerr_diefu2sys(111, "chdir to ", auto_home);
+  /* before anything a worker could see: no core dump, no ptrace, no /proc/PID/mem of ours
+     for the same uid, since we may hold every smarthost password */
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) strerr_diefu1sys(111, "make the process undumpable");
+  read_creds(&r.cr);
   r.b.msgs = bound("control/remoteworkermessages", 1000, 1000000000);
   r.b.idle = bound("control/remoteworkeridle", 60, 86400);
   r.b.life = bound("control/remoteworkerlifetime", 3600, 86400UL * 30);

@@ -3,7 +3,9 @@
    mailroom-rspawn as mrremote when it is installed, then becomes mrsend and execs
    mailroom-send with the lspawn pipes on fds 3 and 4 and its end of the remote channel, a
    SOCK_SEQPACKET socket pair, on fds 5 and 6 (rspawn has the other end on 0 and 1; the
-   socket carries the message files, which mrremote could not open: INTERNALS.md). Run by an ordinary user, every
+   socket carries the message files, which mrremote could not open: INTERNALS.md), and
+   control/smtproutes-auth, root's smarthost credentials, opened as root and given to rspawn
+   on fd 3 (nothing else of it is readable by mrremote). Run by an ordinary user, every
    program stays that user. stdout and stderr are the log, inherited by all three. */
 #include <errno.h>
 #include <fcntl.h>
@@ -60,7 +62,7 @@ static void hisocket(int p[2])
 
 /* Forks a spawner with requests on its fd 0 and replies on its fd 1: two pipes (req, rep),
    or, with sock, one socket whose ends are sock[0] (send's) and sock[1] (the spawner's). */
-static void spawner(char const *prog, char const *role, int req[2], int rep[2], int const *sock)
+static void spawner(char const *prog, char const *role, int req[2], int rep[2], int const *sock, char const *secret)
 {
   pid_t pid;
   if (sock) {
@@ -75,8 +77,19 @@ static void spawner(char const *prog, char const *role, int req[2], int rep[2], 
   if (!pid) {
     char path[1024];
     char *argv[2];
+    int fd = -1;
+    if (secret) {
+      /* opened before the switch: the file is root's alone; an fd above 3, so the dup2
+         below never lands on one of ours */
+      int f = open(secret, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+      if (f < 0 && errno != ENOENT) strerr_warnwu2sys("open ", secret);
+      if (f >= 0 && (fd = fcntl(f, F_DUPFD_CLOEXEC, 10)) < 0) _exit(111);
+      if (f >= 0) close(f);
+    }
     if (role) become(role);
     if (dup2(req[0], 0) < 0 || dup2(rep[1], 1) < 0) _exit(111);
+    /* fd 3 is the secret, or nothing at all (never a stray fd we inherited) */
+    if (secret && (fd >= 0 ? dup2(fd, 3) < 0 : close(3) < 0 && errno != EBADF)) _exit(111);
     snprintf(path, sizeof path, "%s/bin/%s", auto_home, prog);
     argv[0] = (char *)prog;
     argv[1] = 0;
@@ -93,11 +106,11 @@ int main(void)
   int lreq[2], lrep[2], rreq[2], rrep[2], rsock[2], null;
   PROG = "mailroom-start";
   if (chdir(auto_home) < 0) strerr_diefu2sys(111, "chdir to ", auto_home);
-  spawner("mailroom-lspawn", 0, lreq, lrep, 0);
+  spawner("mailroom-lspawn", 0, lreq, lrep, 0, 0);
   snprintf(path, sizeof path, "%s/bin/mailroom-rspawn", auto_home);
   if (access(path, X_OK) == 0) {
     hisocket(rsock);
-    spawner("mailroom-rspawn", ROLE_REMOTE, rreq, rrep, rsock);
+    spawner("mailroom-rspawn", ROLE_REMOTE, rreq, rrep, rsock, "control/smtproutes-auth");
   } else rreq[1] = rrep[0] = -1;
   null = open("/dev/null", O_RDONLY);
   if (null < 0 || dup2(null, 0) < 0) strerr_diefu1sys(111, "open /dev/null");
