@@ -52,6 +52,7 @@ struct popup {
   int tlsctl;                      /* mailroom-tlsd's control socket: STLS offered; or -1 */
   int needtls;                     /* USER and PASS only under TLS */
   char tls[TLSD_INFO_MAX + 1];     /* "TLSv1.3 CIPHER" once encrypted, else "" */
+  struct pop3_limit lim;           /* the client's slot, held until we exit; the bounds */
 };
 
 /* The replies. */
@@ -356,7 +357,10 @@ static void loop(struct popup *p)
     if (!r) _exit(0);
     if (r < 0) {
       if (errno == E2BIG) sayclose(p, R_TOOLONG);
-      if (errno == ETIMEDOUT) sayclose(p, R_TIMEOUT);
+      if (errno == ETIMEDOUT) {
+        pop3_limit_end(&p->lim); /* logs the bound that cut the session, if one did */
+        sayclose(p, R_TIMEOUT);
+      }
       _exit(111);
     }
     r = pop3_parse(line, len, &c);
@@ -417,6 +421,12 @@ int main(int argc, char const *const *argv)
     if (control_readulong(TIMEOUT_CONTROL, &u, POP3_TIMEOUT) < 0 || !u || u > TIMEOUT_MAX) die_control();
     timeout = (unsigned int)u;
   }
+  /* before anything is read from the client: one slot try for a client over its limit */
+  switch (pop3_limit_start(&p.lim, 0, "popup", 1)) {
+    case -1: strerr_diefusys(111, "read ", POP3_LIMITS);
+    case 1: pop3_told(POP3_R_PERCLIENT);
+    default: break;
+  }
   sig_ignore(SIGPIPE);
   /* under mailroom-tlsd: STLS, or TLS already (port 995); the next programs never get the
      control socket */
@@ -434,6 +444,7 @@ int main(int argc, char const *const *argv)
   snprintf(p.stamp, sizeof p.stamp, "<%ld.%lld@%s>", (long)getpid(), (long long)time(0), p.host);
   pop3_in_init(&p.in, 0, timeout, 1);
   pop3_out_init(&p.out, 1, timeout);
+  p.in.bound = p.out.bound = &p.lim.b;
   ndelay_on(1);
   pop3_nodelay(1);
   snprintf(greet, sizeof greet, R_GREETING, p.host);

@@ -53,8 +53,10 @@ RULES
   tcprules control/smtp.cdb control/smtp.tmp <$rules || { warn "tcprules failed on $rules: no SMTP service"; return 0; }
 
   if [ "$root" = 1 ]; then ug="-u $(id -u mrsmtpd) -g $(id -g mrsmtpd)"; fi
-  # -H -R -l: no DNS or ident lookups per connection; -c: at most 40 sessions at once.
-  write_service smtpd "tcpserver -v -H -R -l $me -c 40 -b 64 -x $home/control/smtp.cdb $ug $smtp_ip $smtp_port $home/bin/mailroom-smtpd"
+  # -H -R -l: no DNS or ident lookups per connection; -c: at most 400 sessions at once, so
+  # that control/smtpdlimits (per client, overload mode), not tcpserver, bounds a flood.
+  mkdir -p slots/smtpd
+  write_service smtpd "tcpserver -v -H -R -l $me -c 400 -b 64 -x $home/control/smtp.cdb $ug $smtp_ip $smtp_port $home/bin/mailroom-smtpd"
   echo "SMTP: $smtp_ip:$smtp_port" >service/smtpd/banner.tmp
   mv -f service/smtpd/banner.tmp service/smtpd/banner
   say "service/smtpd: SMTP on $smtp_ip:$smtp_port"
