@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "connslot.h"
@@ -124,6 +125,38 @@ long connslot_count(int dirfd, unsigned long exact_from, int reap)
   }
   closedir(d);
   return (long)names;
+}
+
+/* 1 if the flag's mtime (the last exact count) is less than CONNSLOT_FRESH seconds old. */
+static int fresh(struct stat const *st)
+{
+  struct timespec now;
+  if (clock_gettime(CLOCK_REALTIME, &now) < 0) return 0;
+  return now.tv_sec - st->st_mtim.tv_sec < CONNSLOT_FRESH && now.tv_sec >= st->st_mtim.tv_sec;
+}
+
+int connslot_overloaded(int dirfd, unsigned long thr, unsigned long low, int reap, long *load, int *changed)
+{
+  struct stat st;
+  int in = fstatat(dirfd, CONNSLOT_FLAG, &st, 0) == 0;
+  long n = connslot_count(dirfd, (unsigned long)-1, 0); /* names: at least the live ones */
+  *changed = 0;
+  if (n < 0) return -1;
+  *load = n;
+  if (!in && (unsigned long)n < thr) return 0;
+  if (in && (unsigned long)n >= low && fresh(&st)) return 1;
+  if (!in || (unsigned long)n >= low) {
+    n = connslot_count(dirfd, 0, reap);
+    if (n < 0) return -1;
+    *load = n;
+  }
+  if ((unsigned long)n >= thr || (in && (unsigned long)n >= low)) {
+    if (!in) *changed = connslot_setmode(dirfd, 1);
+    else (void)utimensat(dirfd, CONNSLOT_FLAG, 0, 0); /* this count is fresh for the others */
+    return 1;
+  }
+  if (in) *changed = connslot_setmode(dirfd, 0);
+  return 0;
 }
 
 int connslot_setmode(int dirfd, int over)

@@ -35,6 +35,15 @@ extern void connslot_close(struct connslot *s);
    the whole folder); when that count reaches exact_from, each is tested for its lock and
    only the held ones count, the stale ones removed when reap. -1 error (errno). */
 extern long connslot_count(int dirfd, unsigned long exact_from, int reap);
+/* Overload mode in folder dirfd: on when thr sessions are in use, off again below low
+   (low <= thr, so a load near thr does not flap). Cheap when it can be: one getdents
+   decides while the names alone are below thr (off) or below low (on: off now); the slots'
+   locks are tested (stale files reaped when reap) only to go on or off, or when the last
+   such count, which every caller shares through the flag's mtime, is CONNSLOT_FRESH
+   seconds old. 1 in the mode, 0 not, -1 error; *load the count, *changed 1 when this call
+   turned the mode on or off (the caller logs it). */
+#define CONNSLOT_FRESH 2
+extern int connslot_overloaded(int dirfd, unsigned long thr, unsigned long low, int reap, long *load, int *changed);
 /* Overload mode's flag in dirfd: made when over and missing, removed when not over and
    there. 1 if this call changed the mode, else 0. */
 extern int connslot_setmode(int dirfd, int over);

@@ -96,6 +96,7 @@ int pop3_getline(struct pop3_in *in, char *line, size_t *len)
     if (!r) return 0; /* a partial last line is dropped: a command needs its line end */
     in->len += (size_t)r;
     connbound_bytes(in->bound, CB_IN, (uint64_t)r);
+    connbound_idlestart(in->bound, &idleat); /* idle is silence: a drip is minrate's */
   }
 }
 

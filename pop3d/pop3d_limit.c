@@ -18,20 +18,13 @@
 static int overloaded(void *ctx)
 {
   struct pop3_limit *l = ctx;
-  unsigned int thr = connlimit_threshold(&l->c), low = thr - thr / 5;
-  long n = connslot_count(l->slot.dirfd, thr, 1);
-  int in = connslot_inmode(l->slot.dirfd);
-  if (n < 0) return 0;
-  if ((unsigned long)n >= thr && !in) {
-    if (connslot_setmode(l->slot.dirfd, 1))
-      connslot_log("overload service=pop3d state=on load=%ld threshold=%u sessions=%u", n, thr, l->c.sessions);
-    in = 1;
-  } else if ((unsigned long)n < low && in) {
-    if (connslot_setmode(l->slot.dirfd, 0))
-      connslot_log("overload service=pop3d state=off load=%ld threshold=%u sessions=%u", n, thr, l->c.sessions);
-    in = 0;
-  }
-  return in;
+  unsigned int thr = connlimit_threshold(&l->c);
+  long n;
+  int changed, in = connslot_overloaded(l->slot.dirfd, thr, thr - thr / 5, 1, &n, &changed);
+  if (changed)
+    connslot_log("overload service=pop3d state=%s load=%ld threshold=%u sessions=%u", in > 0 ? "on" : "off", n, thr,
+                 l->c.sessions);
+  return in > 0;
 }
 
 /* The client's address: TCPREMOTEIP, an IPv4 client of an IPv6 socket shown as IPv4. */
@@ -81,9 +74,11 @@ int pop3_limit_start(struct pop3_limit *l, char const *home, char const *prog, i
     return 1;
   }
   /* files of sessions that ended without removing theirs (popup, once it is the user,
-     may not): reaped whenever the folder holds as many names as overload mode's threshold */
-  (void)connslot_count(l->slot.dirfd, connlimit_threshold(&l->c), 1);
+     may not): reaped when the folder holds more names than the service has sessions, as
+     then some must be stale (one getdents otherwise) */
+  (void)connslot_count(l->slot.dirfd, (unsigned long)l->c.sessions + 1, 1);
   connbound_init(&l->b, &l->c, &overloaded, l);
+  if (connslot_inmode(l->slot.dirfd)) overloaded(l); /* the first after a flood turns it off */
   return 0;
 }
 
@@ -93,5 +88,7 @@ void pop3_limit_end(struct pop3_limit *l)
     connslot_log("conncut service=pop3d ip=%s reason=%s prog=%s", l->ip, l->b.cut, l->prog);
     l->b.cut = 0;
   }
+  connslot_release(&l->slot); /* the slot first: it no longer counts */
+  if (l->slot.dirfd >= 0 && connslot_inmode(l->slot.dirfd)) overloaded(l); /* the last ones out turn it off */
   connslot_close(&l->slot);
 }

@@ -13,20 +13,13 @@
 static int overloaded(void *ctx)
 {
   smtpd_limit *l = ctx;
-  unsigned int thr = connlimit_threshold(&l->c), low = thr - thr / 5;
-  long n = connslot_count(l->slot.dirfd, thr, 1);
-  int in = connslot_inmode(l->slot.dirfd);
-  if (n < 0) return 0;
-  if ((unsigned long)n >= thr && !in) {
-    if (connslot_setmode(l->slot.dirfd, 1))
-      connslot_log("overload service=smtpd state=on load=%ld threshold=%u sessions=%u", n, thr, l->c.sessions);
-    in = 1;
-  } else if ((unsigned long)n < low && in) {
-    if (connslot_setmode(l->slot.dirfd, 0))
-      connslot_log("overload service=smtpd state=off load=%ld threshold=%u sessions=%u", n, thr, l->c.sessions);
-    in = 0;
-  }
-  return in;
+  unsigned int thr = connlimit_threshold(&l->c);
+  long n;
+  int changed, in = connslot_overloaded(l->slot.dirfd, thr, thr - thr / 5, 1, &n, &changed);
+  if (changed)
+    connslot_log("overload service=smtpd state=%s load=%ld threshold=%u sessions=%u", in > 0 ? "on" : "off", n, thr,
+                 l->c.sessions);
+  return in > 0;
 }
 
 int smtpd_limit_start(smtpd_limit *l, char const *ip)
@@ -60,6 +53,7 @@ int smtpd_limit_start(smtpd_limit *l, char const *ip)
   }
   l->on = 1;
   connbound_init(&l->b, &l->c, &overloaded, l);
+  if (connslot_inmode(l->slot.dirfd)) overloaded(l); /* the first after a flood turns it off */
   return 0;
 }
 
@@ -69,6 +63,6 @@ void smtpd_limit_end(smtpd_limit *l)
   if (!l->on) return;
   l->on = 0;
   connslot_release(&l->slot); /* the slot first: it no longer counts */
-  if (connslot_inmode(l->slot.dirfd)) overloaded(l);
+  if (connslot_inmode(l->slot.dirfd)) overloaded(l); /* the last ones out turn the mode off */
   connslot_close(&l->slot);
 }

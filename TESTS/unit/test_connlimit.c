@@ -178,6 +178,20 @@ static void test_slots(void)
         "slots: mode on once", "no");
   check(connslot_count(dirfd, 0, 0) == 0, "slots: the flag is not a slot", "counted");
   check(connslot_setmode(dirfd, 0) == 1 && connslot_setmode(dirfd, 0) == 0 && !connslot_inmode(dirfd), "slots: mode off once", "no");
+  {
+    long load;
+    int changed;
+    for (int i = 0; i < 3; i++) connslot_take(&s[i], dir, "v4-0a000001-32", 0);
+    check(connslot_overloaded(dirfd, 4, 3, 1, &load, &changed) == 0 && !changed && load == 3, "overload: 3 of 4: off", "on");
+    check(connslot_overloaded(dirfd, 3, 2, 1, &load, &changed) == 1 && changed && load == 3, "overload: 3 of 3: turns on", "off");
+    check(connslot_overloaded(dirfd, 3, 2, 1, &load, &changed) == 1 && !changed, "overload: stays on, no change", "changed");
+    connslot_close(&s[2]);
+    check(connslot_overloaded(dirfd, 3, 2, 1, &load, &changed) == 1 && !changed, "overload: 2 (low) keeps it on", "off");
+    connslot_close(&s[1]);
+    check(connslot_overloaded(dirfd, 3, 2, 1, &load, &changed) == 0 && changed && load == 1, "overload: 1 (below low) turns off", "on");
+    check(!connslot_inmode(dirfd), "overload: the flag is gone", "there");
+    connslot_close(&s[0]);
+  }
   close(dirfd);
   rmdir(dir);
 }
