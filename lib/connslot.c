@@ -159,6 +159,17 @@ int connslot_overloaded(int dirfd, unsigned long thr, unsigned long low, int rea
   return 0;
 }
 
+int connslot_check(int dirfd, struct connlimit const *c, char const *svc)
+{
+  unsigned int thr = connlimit_threshold(c);
+  long n;
+  int changed, in = connslot_overloaded(dirfd, thr, thr - thr / 5, 1, &n, &changed);
+  if (changed)
+    connslot_log("overload service=%s state=%s load=%ld threshold=%u sessions=%u", svc, in > 0 ? "on" : "off", n, thr,
+                 c->sessions);
+  return in > 0;
+}
+
 int connslot_setmode(int dirfd, int over)
 {
   if (over) {

@@ -44,6 +44,10 @@ extern long connslot_count(int dirfd, unsigned long exact_from, int reap);
    turned the mode on or off (the caller logs it). */
 #define CONNSLOT_FRESH 2
 extern int connslot_overloaded(int dirfd, unsigned long thr, unsigned long low, int reap, long *load, int *changed);
+/* connslot_overloaded for a service's limits c: on at their threshold, off below 80% of
+   it, each change logged ("overload service=SVC state=on|off load=... threshold=...
+   sessions=..."). 1 in the mode, else 0. */
+extern int connslot_check(int dirfd, struct connlimit const *c, char const *svc);
 /* Overload mode's flag in dirfd: made when over and missing, removed when not over and
    there. 1 if this call changed the mode, else 0. */
 extern int connslot_setmode(int dirfd, int over);

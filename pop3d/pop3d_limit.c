@@ -18,13 +18,7 @@
 static int overloaded(void *ctx)
 {
   struct pop3_limit *l = ctx;
-  unsigned int thr = connlimit_threshold(&l->c);
-  long n;
-  int changed, in = connslot_overloaded(l->slot.dirfd, thr, thr - thr / 5, 1, &n, &changed);
-  if (changed)
-    connslot_log("overload service=pop3d state=%s load=%ld threshold=%u sessions=%u", in > 0 ? "on" : "off", n, thr,
-                 l->c.sessions);
-  return in > 0;
+  return connslot_check(l->slot.dirfd, &l->c, "pop3d");
 }
 
 /* The client's address: TCPREMOTEIP, an IPv4 client of an IPv6 socket shown as IPv4. */

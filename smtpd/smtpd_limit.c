@@ -13,13 +13,7 @@
 static int overloaded(void *ctx)
 {
   smtpd_limit *l = ctx;
-  unsigned int thr = connlimit_threshold(&l->c);
-  long n;
-  int changed, in = connslot_overloaded(l->slot.dirfd, thr, thr - thr / 5, 1, &n, &changed);
-  if (changed)
-    connslot_log("overload service=smtpd state=%s load=%ld threshold=%u sessions=%u", in > 0 ? "on" : "off", n, thr,
-                 l->c.sessions);
-  return in > 0;
+  return connslot_check(l->slot.dirfd, &l->c, "smtpd");
 }
 
 int smtpd_limit_start(smtpd_limit *l, char const *ip)
