@@ -34,6 +34,7 @@
 
 static _Noreturn void die_usage(void) { tell("-ERR [SYS/PERM] mailbox server misconfigured\r\n", "usage: " USAGE); }
 static _Noreturn void die_control(void) { tellsys("-ERR [SYS/TEMP] mailbox server misconfigured\r\n", "read a number from ", auto_home, "/", TIMEOUT_CONTROL); }
+static _Noreturn void die_limits(void) { tellsys("-ERR [SYS/TEMP] mailbox server misconfigured\r\n", "read ", auto_home, "/", POP3_LIMITS); }
 static _Noreturn void die_root(void) { tell("-ERR [SYS/PERM] mailbox server refuses to run as root\r\n", "refusing to run as root"); }
 static _Noreturn void die_path(char const *m) { tell("-ERR [SYS/PERM] invalid mailbox path\r\n", "Maildir path must be relative to the home, without .. components: ", m); }
 static _Noreturn void die_nomaildir(char const *m) { tell("-ERR [SYS/PERM] this user has no Maildir\r\n", "no Maildir ", m, " in the home"); }
@@ -61,6 +62,7 @@ static void tell_popup(void)
 int main(int argc, char const *const *argv)
 {
   static struct pop3d s; /* 70 KiB of buffers: not on the stack */
+  static struct pop3_limit lim;
   subgetopt o = SUBGETOPT_ZERO;
   unsigned int timeout = POP3_TIMEOUT;
   char t[100];
@@ -120,7 +122,15 @@ int main(int argc, char const *const *argv)
   s.lockfd = lockfd;
   pop3_in_init(&s.in, 0, timeout, 0);
   pop3_out_init(&s.out, 1, timeout);
+  /* the session's bounds, and overload mode's count of slots/pop3d (mailroom-popup holds
+     this session's slot) */
+  if (pop3_limit_start(&lim, auto_home, "pop3d", 0) < 0) die_limits();
+  s.in.bound = s.out.bound = &lim.b;
   snprintf(t, sizeof t, "+OK %zu messages (%llu octets)\r\n", s.box.n, (unsigned long long)s.box.total);
   if (pop3_puts(&s.out, t) < 0) _exit(POP3_EXIT_TEMP);
-  _exit(pop3d_session(&s));
+  {
+    int r = pop3d_session(&s);
+    pop3_limit_end(&lim);
+    _exit(r);
+  }
 }

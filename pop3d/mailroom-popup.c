@@ -52,6 +52,7 @@ struct popup {
   int tlsctl;                      /* mailroom-tlsd's control socket: STLS offered; or -1 */
   int needtls;                     /* USER and PASS only under TLS */
   char tls[TLSD_INFO_MAX + 1];     /* "TLSv1.3 CIPHER" once encrypted, else "" */
+  struct pop3_limit lim;           /* the client's slot, held until we exit; the bounds */
 };
 
 /* The replies. */
@@ -81,6 +82,13 @@ static _Noreturn void die_home(void) { strerr_diefusys(111, "chdir to ", auto_ho
 static _Noreturn void die_control(void) { strerr_dief(111, "unable to read a number of seconds from ", TIMEOUT_CONTROL); }
 static _Noreturn void die_write(void) { _exit(111); } /* the client is gone: nobody to tell */
 
+/* The end of the session: the slot back (and overload mode off when the load fell). */
+static _Noreturn void leave(struct popup *p, int e)
+{
+  pop3_limit_end(&p->lim);
+  _exit(e);
+}
+
 static void say(struct popup *p, char const *t)
 {
   if (pop3_puts(&p->out, t) < 0 || pop3_flush(&p->out) < 0) die_write();
@@ -88,14 +96,14 @@ static void say(struct popup *p, char const *t)
 static _Noreturn void sayexit(struct popup *p, char const *t, int e)
 {
   say(p, t);
-  _exit(e);
+  leave(p, e);
 }
 /* The connection ends at our initiative, the client may still be sending. */
 static _Noreturn void sayclose(struct popup *p, char const *t)
 {
   if (pop3_puts(&p->out, t) < 0) die_write();
   pop3_linger(&p->in, &p->out);
-  _exit(100);
+  leave(p, 100);
 }
 
 /* For the log: the client's name, printable and short, as a client may send anything. */
@@ -263,8 +271,8 @@ static void do_pass(struct popup *p, char const *pass, size_t passlen)
   }
   if (st >= 0 && WIFEXITED(st)) {
     switch (WEXITSTATUS(st)) {
-      case POP3_EXIT_OK: _exit(0);           /* a session ran to its end */
-      case POP3_EXIT_TOLD: _exit(100);       /* the client has its answer already */
+      case POP3_EXIT_OK: leave(p, 0);        /* a session ran to its end */
+      case POP3_EXIT_TOLD: leave(p, 100);    /* the client has its answer already */
       case POP3_EXIT_MISUSE: sayexit(p, R_MISUSE, 111);
       default: break;
     }
@@ -292,6 +300,7 @@ static void do_stls(struct popup *p)
   if (setenv(TLSD_ENV_TLS, p->tls, 1) < 0) _exit(111); /* mailroom-pop3d may want to know */
   p->userlen = 0;
   pop3_in_init(&p->in, 0, p->in.timeout, 1);
+  p->in.bound = &p->lim.b;
 }
 
 /* CAPA: pop3d's list, with STLS while it is offered (RFC 2595 4). */
@@ -353,10 +362,13 @@ static void loop(struct popup *p)
     struct pop3_cmd c;
     size_t len;
     int r = pop3_getline(&p->in, line, &len);
-    if (!r) _exit(0);
+    if (!r) leave(p, 0);
     if (r < 0) {
       if (errno == E2BIG) sayclose(p, R_TOOLONG);
-      if (errno == ETIMEDOUT) sayclose(p, R_TIMEOUT);
+      if (errno == ETIMEDOUT) {
+        pop3_limit_end(&p->lim); /* logs the bound that cut the session, if one did */
+        sayclose(p, R_TIMEOUT);
+      }
       _exit(111);
     }
     r = pop3_parse(line, len, &c);
@@ -417,6 +429,12 @@ int main(int argc, char const *const *argv)
     if (control_readulong(TIMEOUT_CONTROL, &u, POP3_TIMEOUT) < 0 || !u || u > TIMEOUT_MAX) die_control();
     timeout = (unsigned int)u;
   }
+  /* before anything is read from the client: one slot try for a client over its limit */
+  switch (pop3_limit_start(&p.lim, 0, "popup", 1)) {
+    case -1: strerr_diefusys(111, "read ", POP3_LIMITS);
+    case 1: pop3_told(POP3_R_PERCLIENT);
+    default: break;
+  }
   sig_ignore(SIGPIPE);
   /* under mailroom-tlsd: STLS, or TLS already (port 995); the next programs never get the
      control socket */
@@ -434,6 +452,7 @@ int main(int argc, char const *const *argv)
   snprintf(p.stamp, sizeof p.stamp, "<%ld.%lld@%s>", (long)getpid(), (long long)time(0), p.host);
   pop3_in_init(&p.in, 0, timeout, 1);
   pop3_out_init(&p.out, 1, timeout);
+  p.in.bound = p.out.bound = &p.lim.b;
   ndelay_on(1);
   pop3_nodelay(1);
   snprintf(greet, sizeof greet, R_GREETING, p.host);

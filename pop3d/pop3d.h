@@ -137,9 +137,11 @@ extern int pop3_hash(char const *pass, int method, char *out, size_t max);
 extern int pop3_verify(char const *pass, char const *hash);
 
 /* --- bounded, timed I/O on the client connection (pop3d_io.c) ----------------------------- */
+struct connbound;
 struct pop3_in {
   int fd;
   unsigned int timeout; /* seconds a line may take */
+  struct connbound *bound; /* the session's bounds (pop3d_limit.c), or 0 */
   int onebyte;          /* never read past a LF: what follows belongs to the next program */
   size_t len;
   char buf[POP3_IN_SIZE];
@@ -147,6 +149,7 @@ struct pop3_in {
 struct pop3_out {
   int fd;
   unsigned int timeout; /* seconds a flush may go without progress */
+  struct connbound *bound; /* the same bounds as the input's, or 0 */
   size_t len;
   char buf[POP3_OUT_SIZE];
 };
@@ -178,6 +181,28 @@ extern _Noreturn void pop3_told(char const *line);
 extern void pop3_stderr_check(void);
 /* TCP_NODELAY on fd when it is a TCP socket (else nothing): no Nagle wait between responses. */
 extern void pop3_nodelay(int fd);
+
+/* --- connection limits (pop3d_limit.c): control/pop3dlimits, lib/connslot.h ----------- */
+#include "connbound.h"
+#include "connslot.h"
+#define POP3_LIMITS "control/pop3dlimits" /* relative to the instance home */
+#define POP3_SLOTS "slots/pop3d"
+struct pop3_limit {
+  struct connlimit c;
+  struct connslot slot;
+  struct connbound b;
+  char key[CONNLIMIT_KEY_MAX + 1];
+  char ip[48];
+  char const *prog;   /* "popup" or "pop3d", for the log */
+};
+/* Reads home/control/pop3dlimits (home 0: the cwd is the instance home). take (popup):
+   takes the client's slot in POP3_SLOTS from TCPREMOTEIP; else (pop3d, as the user) opens
+   the folder for overload mode's count only. 0 go on, 1 the client holds its limit already
+   (logged: answer -ERR [SYS/TEMP] and end), -1 the control file is bad (logged; errno). */
+extern int pop3_limit_start(struct pop3_limit *l, char const *home, char const *prog, int take);
+/* Logs a bound that ended the session (once), gives the slot back. */
+extern void pop3_limit_end(struct pop3_limit *l);
+#define POP3_R_PERCLIENT "-ERR [SYS/TEMP] too many connections from your address, try again later\r\n"
 
 /* --- the mailbox (pop3d_box.c): cwd is the Maildir ----------------------------------------- */
 struct pop3_msg {

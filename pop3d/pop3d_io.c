@@ -15,19 +15,25 @@
 #include <skalibs/tai.h>
 #include "pop3d.h"
 
-/* 1 ready, 0 deadline passed, -1 error. */
-static int waitfd(int fd, short events, tain const *deadline)
+/* 1 ready, 0 deadline passed (or a bound of b ended the session: b->cut), -1 error. */
+static int waitfd(int fd, short events, tain const *deadline, struct connbound *b, int dir, tain *idleat)
 {
   for (;;) {
     iopause_fd x = { .fd = fd, .events = events, .revents = 0 };
+    tain d;
+    enum cb_kind kind;
     int r;
     tain_now_g();
-    r = iopause_g(&x, 1, deadline);
+    kind = connbound_deadline(b, dir, deadline, idleat, &d);
+    r = iopause_g(&x, 1, &d);
     if (r < 0) {
       if (errno == EINTR) continue;
       return -1;
     }
-    if (!r) return 0;
+    if (!r) {
+      if (connbound_expired(b, kind, idleat)) return 0;
+      continue;
+    }
     return 1; /* readable, writable, or an error/hangup the read or write will report */
   }
 }
@@ -38,6 +44,7 @@ void pop3_in_init(struct pop3_in *in, int fd, unsigned int timeout, int onebyte)
   in->timeout = timeout;
   in->onebyte = onebyte;
   in->len = 0;
+  in->bound = 0;
 }
 
 int pop3_in_hasline(struct pop3_in const *in)
@@ -47,9 +54,12 @@ int pop3_in_hasline(struct pop3_in const *in)
 
 int pop3_getline(struct pop3_in *in, char *line, size_t *len)
 {
-  tain deadline;
+  tain deadline, idleat = TAIN_ZERO;
   tain_now_g();
   tain_addsec_g(&deadline, (int)in->timeout);
+  connbound_idlestart(in->bound, &idleat);
+  /* our response went out: the client's turn (its rate counts from its first byte) */
+  if (!in->len) connbound_turn(in->bound, CB_IN);
   for (;;) {
     char *lf = memchr(in->buf, '\n', in->len);
     ssize_t r;
@@ -65,13 +75,14 @@ int pop3_getline(struct pop3_in *in, char *line, size_t *len)
       *len = keep;
       in->len -= n + 1;
       memmove(in->buf, lf + 1, in->len);
+      connbound_turn(in->bound, CB_OUT); /* our turn: the response, at the client's pace */
       return 1;
     }
     if (in->len >= POP3_LINE_MAX) {
       errno = E2BIG;
       return -1;
     }
-    r = waitfd(in->fd, IOPAUSE_READ, &deadline);
+    r = waitfd(in->fd, IOPAUSE_READ, &deadline, in->bound, CB_IN, &idleat);
     if (r < 0) return -1;
     if (!r) {
       errno = ETIMEDOUT;
@@ -84,6 +95,8 @@ int pop3_getline(struct pop3_in *in, char *line, size_t *len)
     }
     if (!r) return 0; /* a partial last line is dropped: a command needs its line end */
     in->len += (size_t)r;
+    connbound_bytes(in->bound, CB_IN, (uint64_t)r);
+    connbound_idlestart(in->bound, &idleat); /* idle is silence: a drip is minrate's */
   }
 }
 
@@ -92,6 +105,7 @@ void pop3_out_init(struct pop3_out *out, int fd, unsigned int timeout)
   out->fd = fd;
   out->timeout = timeout;
   out->len = 0;
+  out->bound = 0;
 }
 
 int pop3_flush(struct pop3_out *out)
@@ -101,15 +115,17 @@ int pop3_flush(struct pop3_out *out)
     ssize_t w = write(out->fd, out->buf + done, out->len - done);
     if (w > 0) {
       done += (size_t)w;
+      connbound_bytes(out->bound, CB_OUT, (uint64_t)w);
       continue;
     }
     if (w < 0 && errno == EINTR) continue;
     if (w < 0 && errno == EAGAIN) {
-      tain deadline;
+      tain deadline, idleat = TAIN_ZERO;
       int r;
       tain_now_g();
       tain_addsec_g(&deadline, (int)out->timeout);
-      r = waitfd(out->fd, IOPAUSE_WRITE, &deadline);
+      connbound_idlestart(out->bound, &idleat);
+      r = waitfd(out->fd, IOPAUSE_WRITE, &deadline, out->bound, CB_OUT, &idleat);
       if (r < 0) return -1;
       if (!r) {
         errno = ETIMEDOUT;
@@ -172,7 +188,7 @@ void pop3_linger(struct pop3_in *in, struct pop3_out *out)
   tain_addsec_g(&deadline, 2);
   while (total < 1048576) {
     ssize_t r;
-    if (waitfd(in->fd, IOPAUSE_READ, &deadline) <= 0) return;
+    if (waitfd(in->fd, IOPAUSE_READ, &deadline, 0, CB_IN, 0) <= 0) return;
     r = read(in->fd, buf, sizeof buf);
     if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (r <= 0) return;

@@ -39,6 +39,11 @@ struct rpt {
   unsigned long long bytes_out;
   unsigned long long fetch[4];      /* mailroom-fetch messages: fetched, skipped, refused, failed */
   unsigned long long fetchpolls[2]; /* its polls: ok, failed */
+  /* connection limits (lib/connslot.c's lines in the smtpd and pop3d logs), per service
+     [smtpd, pop3d]: refused per client, cut in overload mode, cut for a slow turn (minrate),
+     cut at sessiontime; and the times overload mode began */
+  unsigned long long conn[2][4];
+  unsigned long long overloads[2];
   struct rpt_tab msgs;    /* id -> size */
   struct rpt_tab chans;   /* "id d" -> channel (0 local, 1 remote) */
   struct rpt_tab senders; /* v0 messages, v1 bytes */

@@ -74,6 +74,10 @@ void rpt_text(struct rpt *r, unsigned top)
   if (r->fetchpolls[0] + r->fetchpolls[1])
     qt_putf(buffer_1, "\nmailroom-fetch: polls %llu ok, %llu failed; messages fetched %llu, skipped %llu, refused %llu, failed %llu\n",
             r->fetchpolls[0], r->fetchpolls[1], r->fetch[0], r->fetch[1], r->fetch[2], r->fetch[3]);
+  for (int k = 0; k < 2; k++)
+    if (r->conn[k][0] + r->conn[k][1] + r->conn[k][2] + r->conn[k][3] + r->overloads[k])
+      qt_putf(buffer_1, "\n%s connection limits: refused per client %llu; cut in overload mode %llu, too slow %llu, at sessiontime %llu; overload mode began %llu times\n",
+              k ? "pop3d" : "smtpd", r->conn[k][0], r->conn[k][1], r->conn[k][2], r->conn[k][3], r->overloads[k]);
   qt_flush(buffer_1);
 }
 
@@ -148,8 +152,12 @@ void rpt_json(struct rpt *r, unsigned top)
             h[k]->v[0], h[k]->v[1]);
   free(h);
   qt_putf(buffer_1, "],\"admin_actions\":%llu,\"tmp_cleanups\":%llu", r->admin, r->cleanups);
-  qt_putf(buffer_1, ",\"fetch\":{\"polls_ok\":%llu,\"polls_failed\":%llu,\"fetched\":%llu,\"skipped\":%llu,\"refused\":%llu,\"failed\":%llu}}\n",
+  qt_putf(buffer_1, ",\"fetch\":{\"polls_ok\":%llu,\"polls_failed\":%llu,\"fetched\":%llu,\"skipped\":%llu,\"refused\":%llu,\"failed\":%llu}",
           r->fetchpolls[0], r->fetchpolls[1], r->fetch[0], r->fetch[1], r->fetch[2], r->fetch[3]);
+  for (int k = 0; k < 2; k++)
+    qt_putf(buffer_1, ",\"%s_limits\":{\"refused_perclient\":%llu,\"cut_overload\":%llu,\"cut_slowdata\":%llu,\"cut_sessiontime\":%llu,\"overload_began\":%llu}",
+            k ? "pop3d" : "smtpd", r->conn[k][0], r->conn[k][1], r->conn[k][2], r->conn[k][3], r->overloads[k]);
+  qt_put(buffer_1, "}\n");
   qt_flush(buffer_1);
 }
 

@@ -146,7 +146,9 @@ static void domain(struct rpt *r, char const *to, int col)
 
 static char const *const known[] = { "new", "start", "ok", "defer", "fail", "bounce", "end", "cleanup", "hold", "release",
                                      "requeue", "delete", "expire", "stop", "exit", "reload", "ctl",
-                                     "fetch", "fetchpoll", "fetchinfo", 0 };
+                                     "fetch", "fetchpoll", "fetchinfo", "connrefused", "conncut", "overload", 0 };
+/* the columns of rpt.conn[][], by the reason= of a conncut line ("connrefused" is column 0) */
+static char const *const cutres[] = { "", "overload", "slowdata", "sessiontime", 0 };
 /* mailroom-fetch's results (fetch/fetch_sess.c), in the order of rpt.fetch[] */
 static char const *const fetchres[] = { "fetched", "skipped", "refused", "failed", 0 };
 
@@ -165,7 +167,19 @@ int rpt_add(struct rpt *r, struct rpt_line const *l)
     r->stamped++;
   }
   snprintf(key, sizeof key, "%s %s", id ? id : "", d ? d : "");
-  if (!strcmp(ev, "fetch") || !strcmp(ev, "fetchpoll")) {
+  if (!strncmp(ev, "conn", 4) || !strcmp(ev, "overload")) {
+    char const *svc = rpt_get(l, "service"), *why = rpt_get(l, "reason");
+    int sv = svc && !strcmp(svc, "smtpd") ? 0 : svc && !strcmp(svc, "pop3d") ? 1 : -1;
+    if (sv < 0) return 0;
+    if (ev[0] == 'o') {
+      char const *st = rpt_get(l, "state");
+      if (st && !strcmp(st, "on")) r->overloads[sv]++;
+    } else if (!strcmp(ev, "connrefused")) {
+      if (why && !strcmp(why, "perclient")) r->conn[sv][0]++;
+    } else
+      for (int k = 1; why && cutres[k]; k++)
+        if (!strcmp(why, cutres[k])) r->conn[sv][k]++;
+  } else if (!strcmp(ev, "fetch") || !strcmp(ev, "fetchpoll")) {
     char const *res = rpt_get(l, "result");
     if (ev[5]) r->fetchpolls[res && !strcmp(res, "ok") ? 0 : 1]++;
     else

@@ -40,6 +40,14 @@ static _Noreturn void die_home(void) { unavailable(); strerr_diefusys(EX_TEMP, "
 static _Noreturn void die_control(char const *f) { unavailable(); strerr_diefusys(EX_TEMP, "read ", auto_home, "/", f); }
 static _Noreturn void die_path(void) { unavailable(); strerr_dief(EX_TEMP, "the path of mailroom-queue is too long"); }
 static _Noreturn void die_nomem(void) { unavailable(); strerr_dief(EX_TEMP, "out of memory"); }
+/* The client holds control/smtpdlimits' perclient sessions already (logged: connrefused). */
+static _Noreturn void die_perclient(void)
+{
+  static char const r[] = "421 4.7.0 too many connections from your address, try again later\r\n";
+  ssize_t w = write(1, r, sizeof r - 1);
+  (void)w;
+  _exit(EX_TEMP);
+}
 
 /* fd 2 must exist, so that no file we open becomes it and gets our log. */
 static void fds_check(void)
@@ -90,6 +98,7 @@ int main(void)
 {
   smtpd_conf cf;
   smtpd_io io;
+  smtpd_limit lim;
   char qpath[QUEUE_PATH_MAX];
   char const *q;
   int r;
@@ -110,6 +119,10 @@ int main(void)
   cf.timeout = (unsigned int)readnum("control/timeoutsmtpd", SMTPD_TIMEOUT_DEFAULT);
   if (!cf.timeout || cf.timeout > 86400) cf.timeout = SMTPD_TIMEOUT_DEFAULT;
   client_ip(cf.ip, sizeof cf.ip);
+  /* before any other work: a client over its limit costs one slot try and a reply */
+  r = smtpd_limit_start(&lim, cf.ip);
+  if (r < 0) die_control(SMTPD_LIMITS);
+  if (r > 0) die_perclient();
 
   cf.queuesock = 0;
   q = getenv("MAILROOM_QUEUE");
@@ -138,7 +151,9 @@ int main(void)
     strerr_diefusys(EX_TEMP, "set FD_CLOEXEC");
 
   smtpd_io_init(&io, 0, 1, cf.timeout);
+  io.bound = &lim.b;
   r = smtpd_session(&cf, &io);
+  smtpd_limit_end(&lim);
   smtpd_rcpt_free(&cf.pol);
   return r;
 }

@@ -255,12 +255,14 @@ extern int smtpd_log_inetd(void);
 extern void smtpd_log_line(char const *event, char const *text, size_t len);
 
 /* --- the client (smtpd_io.c) ---------------------------------------------------------- */
+struct connbound;
 typedef struct smtpd_io_s smtpd_io;
 struct smtpd_io_s {
   buffer in, out;
   char inbuf[SMTPD_INBUF];
   char outbuf[SMTPD_OUTBUF];
   unsigned int timeout; /* seconds for each read and each write */
+  struct connbound *bound; /* the session's bounds (smtpd_limit.c), or 0 */
 };
 extern void smtpd_io_init(smtpd_io *io, int infd, int outfd, unsigned int timeout);
 /* Flushes the replies, then waits for more bytes from the client. >0 bytes now in the
@@ -270,9 +272,34 @@ extern ssize_t smtpd_io_fill(smtpd_io *io);
    0 or -1 (errno). */
 extern int smtpd_io_put(smtpd_io *io, char const *s, size_t n);
 extern int smtpd_io_flush(smtpd_io *io);
+/* Why the last ETIMEDOUT happened, for the log: "timeout", or the bound that ended the
+   session ("overload", "sessiontime", "slowdata": lib/connbound.h). */
+extern char const *smtpd_io_why(smtpd_io const *io);
 /* Writes s[0..n) to a non-blocking fd, waiting for room at most until deadline. 0 or -1
    (errno; ETIMEDOUT). */
 extern int smtpd_write_until(int fd, char const *s, size_t n, tain const *deadline);
+
+/* --- connection limits (smtpd_limit.c): control/smtpdlimits, lib/connslot.h ----------- */
+#include "connbound.h"
+#include "connslot.h"
+#define SMTPD_LIMITS "control/smtpdlimits"
+#define SMTPD_SLOTS "slots/smtpd"
+typedef struct smtpd_limit_s smtpd_limit;
+struct smtpd_limit_s {
+  struct connlimit c;
+  struct connslot slot;
+  struct connbound b;
+  char key[CONNLIMIT_KEY_MAX + 1];
+  char const *ip;
+  int on;             /* a slot is held: the limits apply */
+};
+/* Reads control/smtpdlimits and takes the client's slot. 0 go on (l->on says whether the
+   limits apply: not without SMTPD_SLOTS or a client address), 1 the client holds its
+   limit already (logged: reply 421 and end), -1 the control file is bad (logged; errno). */
+extern int smtpd_limit_start(smtpd_limit *l, char const *ip);
+/* At the session's end: logs a bound that ended it, gives the slot back, leaves overload
+   mode when the load has fallen. */
+extern void smtpd_limit_end(smtpd_limit *l);
 
 /* --- replies (smtpd_reply.c) ---------------------------------------------------------- */
 enum smtpd_re {

@@ -2,7 +2,8 @@
    from (so pipelined commands are never lost, nor read twice), and one reply buffer that
    is written out before we wait for the client (RFC 2920: replies to a group of commands
    go out together, and never later than the next wait). Both fds are non-blocking; each
-   wait has a deadline of io->timeout seconds (control/timeoutsmtpd). */
+   wait has a deadline of io->timeout seconds (control/timeoutsmtpd), and the session's
+   bounds (lib/connbound.h, control/smtpdlimits) when io->bound is set. */
 #include <errno.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <skalibs/djbunix.h>
 #include <skalibs/iopause.h>
 
+#include "connbound.h"
 #include "smtpd.h"
 
 int smtpd_write_until(int fd, char const *s, size_t n, tain const *deadline)
@@ -43,6 +45,7 @@ void smtpd_io_init(smtpd_io *io, int infd, int outfd, unsigned int timeout)
   buffer_init(&io->in, &buffer_read, infd, io->inbuf, sizeof io->inbuf);
   buffer_init(&io->out, &buffer_write, outfd, io->outbuf, sizeof io->outbuf);
   io->timeout = timeout;
+  io->bound = 0;
   ndelay_on(infd);
   ndelay_on(outfd);
 }
@@ -53,8 +56,10 @@ void smtpd_io_init(smtpd_io *io, int infd, int outfd, unsigned int timeout)
    until the client ACKed the first part, and a client that waits for the whole reply line
    before it answers sends that ACK only when its delayed-ACK timer fires (40 ms on
    Linux). One writev() makes one segment: the group of replies leaves at once. */
-static int writev_until(int fd, struct iovec *v, unsigned int n, tain const *deadline)
+static int writev_until(int fd, struct iovec *v, unsigned int n, tain const *deadline, struct connbound *b)
 {
+  tain idleat = TAIN_ZERO;
+  connbound_idlestart(b, &idleat);
   while (n && !v->iov_len) {
     v++;
     n--;
@@ -81,9 +86,16 @@ static int writev_until(int fd, struct iovec *v, unsigned int n, tain const *dea
       continue;
     }
     if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return -1;
-    r = iopause_g(&x, 1, deadline);
-    if (r < 0 && errno != EINTR) return -1;
-    if (!r) return (errno = ETIMEDOUT, -1);
+    {
+      tain d;
+      enum cb_kind kind = connbound_deadline(b, CB_OUT, deadline, &idleat, &d);
+      r = iopause_g(&x, 1, &d);
+      if (r < 0 && errno != EINTR) return -1;
+      if (!r) {
+        if (connbound_expired(b, kind, &idleat)) return (errno = ETIMEDOUT, -1);
+        continue;
+      }
+    }
     if (x.revents & (POLLERR | POLLNVAL)) return (errno = EPIPE, -1);
   }
   return 0;
@@ -98,7 +110,7 @@ int smtpd_io_flush(smtpd_io *io)
   n = v[0].iov_len + v[1].iov_len;
   if (!n) return 0;
   deadline_in(&deadline, io->timeout);
-  if (writev_until(buffer_fd(&io->out), v, 2, &deadline) < 0) return -1;
+  if (writev_until(buffer_fd(&io->out), v, 2, &deadline, io->bound) < 0) return -1;
   buffer_rseek(&io->out, n);
   return 0;
 }
@@ -120,10 +132,13 @@ int smtpd_io_put(smtpd_io *io, char const *s, size_t n)
 
 ssize_t smtpd_io_fill(smtpd_io *io)
 {
-  tain deadline;
+  tain deadline, idleat = TAIN_ZERO;
   int fd = buffer_fd(&io->in);
+  /* replies went out: the client's turn begins (its rate is measured from its first byte) */
+  if (buffer_len(&io->out)) connbound_turn(io->bound, CB_IN);
   if (smtpd_io_flush(io) < 0) return -1;
   deadline_in(&deadline, io->timeout);
+  connbound_idlestart(io->bound, &idleat);
   for (;;) {
     struct iovec v[2];
     iopause_fd x = { .fd = fd, .events = IOPAUSE_READ, .revents = 0 };
@@ -134,12 +149,22 @@ ssize_t smtpd_io_fill(smtpd_io *io)
     r = readv(fd, v, v[1].iov_len ? 2 : 1);
     if (r > 0) {
       buffer_wseek(&io->in, (size_t)r);
+      connbound_bytes(io->bound, CB_IN, (uint64_t)r);
       return r;
     }
     if (!r) return 0;
     if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return -1;
-    k = iopause_g(&x, 1, &deadline);
-    if (k < 0 && errno != EINTR) return -1;
-    if (!k) return (errno = ETIMEDOUT, -1);
+    {
+      tain d;
+      enum cb_kind kind = connbound_deadline(io->bound, CB_IN, &deadline, &idleat, &d);
+      k = iopause_g(&x, 1, &d);
+      if (k < 0 && errno != EINTR) return -1;
+      if (!k && connbound_expired(io->bound, kind, &idleat)) return (errno = ETIMEDOUT, -1);
+    }
   }
+}
+
+char const *smtpd_io_why(smtpd_io const *io)
+{
+  return io->bound && io->bound->cut ? io->bound->cut : "timeout";
 }

@@ -167,7 +167,7 @@ int smtpd_msg_data(smtpd_sess *s, char const *arg, size_t arglen)
   if (r <= 0) {
     int e = errno;
     smtpd_queue_abort(&s->q);
-    s->end = r ? (e == ETIMEDOUT ? "timeout" : "error") : "drop";
+    s->end = r ? (e == ETIMEDOUT ? smtpd_io_why(s->io) : "error") : "drop";
     smtpd_sess_logmsg(s, s->end, "during DATA", (long long)(reclen + s->data.size), qp, 0);
     smtpd_sess_reset(s);
     if (r && e == ETIMEDOUT) smtpd_reply(s->io, RE_TIMEOUT, s->cf->me);

@@ -355,7 +355,7 @@ int smtpd_session(smtpd_conf *cf, smtpd_io *io)
       s.end = "nomem";
       smtpd_reply(io, RE_NOMEM, cf->me);
     } else if (errno == ETIMEDOUT) {
-      s.end = "timeout";
+      s.end = smtpd_io_why(io);
       smtpd_reply(io, RE_TIMEOUT, cf->me);
     } else s.end = "error";
   }

@@ -13,15 +13,17 @@ pop3_setup() {
   done
   command -v tcpserver >/dev/null || warn "tcpserver is not installed (Debian package ucspi-tcp-ipv6): the POP3 service needs it"
 
-  # The greeting names the host; tcpserver: no DNS (-H, -l0), no ident (-R), 40 at once.
+  # The greeting names the host; tcpserver: no DNS (-H, -l0), no ident (-R), 400 at once
+  # (control/pop3dlimits, not tcpserver, bounds a flood: slots/pop3d).
   # It runs as root: mailroom-checkpassword must switch to each user.
+  mkdir -p "$home/slots/pop3d"
   me=$(head -n 1 "$home/control/me" 2>/dev/null || true)
   [[ $me =~ ^[A-Za-z0-9.-]+$ ]] || me=localhost
   if [ "$port" = off ]; then
     svc_down pop3d
     say "service/pop3d: off (POP3_PORT=off in control/services)"
   else
-    write_service pop3d "tcpserver -R -H -l0 -c 40 -- $ip $port $home/bin/mailroom-popup $me $home/bin/mailroom-checkpassword $home/bin/mailroom-pop3d Maildir"
+    write_service pop3d "tcpserver -R -H -l0 -c 400 -- $ip $port $home/bin/mailroom-popup $me $home/bin/mailroom-checkpassword $home/bin/mailroom-pop3d Maildir"
     svc_up pop3d
     printf 'POP3: %s (user demo, password demo)\n' "$(svc_where "$ip" "$port")" >"$home/service/pop3d/banner.tmp"
     mv -f "$home/service/pop3d/banner.tmp" "$home/service/pop3d/banner"

@@ -71,8 +71,10 @@ RULES
     fi
   fi
   if [ -z "$tls" ] && [ "$root" = 1 ]; then ug="-u $(id -u mrsmtpd) -g $(id -g mrsmtpd) "; fi
-  # -H -R -l: no DNS or ident lookups per connection; -c: at most 40 sessions at once.
-  write_service smtpd "tcpserver -v -H -R -l $me -c 40 -b 64 -x $home/control/smtp.cdb $ug$smtp_ip $smtp_port $prog"
+  # -H -R -l: no DNS or ident lookups per connection; -c: at most 400 sessions at once, so
+  # that control/smtpdlimits (per client, overload mode), not tcpserver, bounds a flood.
+  mkdir -p slots/smtpd
+  write_service smtpd "tcpserver -v -H -R -l $me -c 400 -b 64 -x $home/control/smtp.cdb $ug$smtp_ip $smtp_port $prog"
   svc_up smtpd
   echo "SMTP: $(svc_where "$smtp_ip" "$smtp_port")$tls" >service/smtpd/banner.tmp
   mv -f service/smtpd/banner.tmp service/smtpd/banner
