@@ -407,6 +407,7 @@ static void deliver(job *jb, smtpjob *sj, cache *kc)
       off += (unsigned long long)n;
     }
     msgconv_scanend(&mc);
+    msgconv_scan(&mc, sj->head, sj->headlen); /* the DKIM-Signature field sent on top */
     sj->wire = mc.wire;
     sj->eightbit = mc.eightbit;
   }
@@ -500,9 +501,10 @@ static unsigned long long parselen(char const *s)
   return msglen;
 }
 
-/* One job packet from rspawn with its message file: 1 and *fd, 0 at rspawn's end. A
-   malformed packet is rspawn's bug: the worker dies, rspawn reports the job. */
-static int getjob(char *pkt, size_t cap, struct rwjob *j, int *fd)
+/* One job packet from rspawn with its message file and, for a signed message, the file of
+   its DKIM-Signature field (mailroom-dkimsign's): 1, *fd and *sigfd (-1 without one), 0 at
+   rspawn's end. A malformed packet is rspawn's bug: the worker dies, rspawn reports the job. */
+static int getjob(char *pkt, size_t cap, struct rwjob *j, int *fd, int *sigfd)
 {
   union {
     struct cmsghdr h;
@@ -524,12 +526,32 @@ static int getjob(char *pkt, size_t cap, struct rwjob *j, int *fd)
       for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int) && nfd < 4; i++)
         memcpy(&fds[nfd++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
   if (!len && !nfd) return 0;
-  if (nfd == 1 && !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) && rwjob_parse(pkt, (size_t)len, j) == 0) {
+  if ((nfd == 1 || nfd == 2) && !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) && rwjob_parse(pkt, (size_t)len, j) == 0) {
     *fd = fds[0];
+    *sigfd = nfd == 2 ? fds[1] : -1;
     return 1;
   }
   for (k = 0; k < nfd; k++) close(fds[k]);
   die(EX_TEMP, "protocol error in a job from mailroom-rspawn");
+}
+
+/* The DKIM-Signature field from its file into buf (SIGHEAD_MAX): its length; 0 when the
+   file is unreadable, too long, or not one "DKIM-Signature:" field ending in LF (then the
+   job is deferred rather than sent unsigned or with a broken field). */
+#define SIGHEAD_MAX 8192
+static size_t getsig(int sigfd, char *buf)
+{
+  size_t n = 0;
+  for (;;) {
+    ssize_t r = pread(sigfd, buf + n, SIGHEAD_MAX - n, (off_t)n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return 0;
+    if (!r) break;
+    n += (size_t)r;
+    if (n == SIGHEAD_MAX) return 0;
+  }
+  if (n < 16 || memcmp(buf, "DKIM-Signature: ", 16) || buf[n - 1] != '\n') return 0;
+  return n;
 }
 
 /* -w: jobs from rspawn on fd 0 until it closes its end; between jobs, the kept session is
@@ -544,7 +566,8 @@ static int worker(void)
   for (;;) {
     struct pollfd p[2];
     nfds_t np = 1;
-    int timeout = -1, fd;
+    int timeout = -1, fd, sigfd;
+    static char sig[SIGHEAD_MAX];
     struct rwjob j;
     smtpjob sj;
     size_t n, m;
@@ -570,7 +593,7 @@ static int worker(void)
     /* an idle session has nothing to say: what comes is a 421 or the end of it */
     if (np == 2 && p[1].revents) smtp_close(&kc.s, 0);
     if (!p[0].revents) continue;
-    if (!getjob(pkt, sizeof pkt, &j, &fd)) break;
+    if (!getjob(pkt, sizeof pkt, &j, &fd, &sigfd)) break;
     memset(&jb, 0, sizeof jb);
     memset(&sj, 0, sizeof sj);
     jb.domain = j.domain;
@@ -580,7 +603,15 @@ static int worker(void)
     sj.nrcpt = j.n;
     sj.fdmsg = fd;
     sj.msglen = j.len;
-    deliver(&jb, &sj, &kc);
+    if (sigfd >= 0) {
+      sj.head = sig;
+      sj.headlen = getsig(sigfd, sig);
+      close(sigfd);
+    }
+    if (sigfd >= 0 && !sj.headlen)
+      finish_all(&jb, 'Z', "the DKIM signature from mailroom-dkimsign is unreadable or malformed (#4.3.0)");
+    else
+      deliver(&jb, &sj, &kc);
     close(fd);
     n = records(&jb, rec);
     m = rwrep_pack(out, sizeof out, kc.s ? kc.domain : "", rec, n);

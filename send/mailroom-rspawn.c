@@ -29,7 +29,7 @@
 #include "rspawn_proto.h"
 #include "../remote/remote_wproto.h"
 
-#define FDS_MAX 4 /* SCM_RIGHTS room: more than one fd in a request is a protocol error */
+#define FDS_MAX 4 /* SCM_RIGHTS room: more than two fds in a request is a protocol error */
 /* Workers at once: busy ones never outnumber the slots, and an idle one is used before a
    new one starts, so only those retiring (closed, not yet reaped) come on top. */
 #define WORKERS_MAX RSPAWN_SLOTS
@@ -180,26 +180,29 @@ static int pick(struct rspawn *r, char const *domain)
   return best;
 }
 
-/* The job to worker k with the message file: 0, or -1 (the worker is gone). */
-static int hand(struct rspawn *r, unsigned k, size_t len, int msgfd)
+/* The job to worker k with the message file and, when the message is signed, the file of
+   its DKIM-Signature field (sigfd, else -1): 0, or -1 (the worker is gone). */
+static int hand(struct rspawn *r, unsigned k, size_t len, int msgfd, int sigfd)
 {
   union {
     struct cmsghdr h;
-    char b[CMSG_SPACE(sizeof(int))];
+    char b[CMSG_SPACE(2 * sizeof(int))];
   } cm;
+  int fds[2] = { msgfd, sigfd };
+  unsigned nfd = sigfd >= 0 ? 2 : 1;
   struct iovec iov = { .iov_base = r->wpkt, .iov_len = len };
-  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof cm.b };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = CMSG_SPACE(nfd * sizeof(int)) };
   struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
   memset(cm.b, 0, sizeof cm.b);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &msgfd, sizeof(int));
+  c->cmsg_len = CMSG_LEN(nfd * sizeof(int));
+  memcpy(CMSG_DATA(c), fds, nfd * sizeof(int));
   /* an idle worker's queue is empty: no room means it is stuck, as good as gone */
   return sendmsg(r->w[k].fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
 }
 
-static void start(struct rspawn *r, struct rreq const *q, int msgfd)
+static void start(struct rspawn *r, struct rreq const *q, int msgfd, int sigfd)
 {
   char const *domain = rspawn_domain(q->rcpt[0]);
   size_t len = rwjob_pack(r->wpkt, sizeof r->wpkt, domain, q->sender, q->msglen, q->rcpt, q->n);
@@ -215,7 +218,7 @@ static void start(struct rspawn *r, struct rreq const *q, int msgfd)
       refuse(r, q->slot, q->n, 'Z', "4.3.0 mailroom-rspawn was unable to run mailroom-remote");
       return;
     }
-    if (hand(r, (unsigned)k, len, msgfd) < 0) {
+    if (hand(r, (unsigned)k, len, msgfd, sigfd) < 0) {
       warn_worker(&r->w[k], "did not take a job: replaced");
       retire(&r->w[k], 1);
       continue;
@@ -260,10 +263,11 @@ static void request(struct rspawn *r)
     return;
   }
   if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) die_proto("packet or ancillary data too long");
-  if (nfd != 1) die_proto("not exactly one file descriptor");
+  /* the message file, and the DKIM signature's file when mailroom-dkimsign signed it */
+  if (nfd != 1 && nfd != 2) die_proto("not one or two file descriptors");
   if (rreq_parse(r->pkt, (size_t)len, &q) < 0) die_proto("malformed packet");
   if (r->slot[q.slot].busy) die_proto("slot in use");
-  start(r, &q, fds[0]);
+  start(r, &q, fds[0], nfd == 2 ? fds[1] : -1);
   closefds(fds, nfd); /* the worker has its own copy */
 }
 
