@@ -16,9 +16,8 @@ import os
 import pwd
 import random
 import re
+import shutil
 import socket
-import socketserver
-import threading
 import stat
 import struct
 import subprocess
@@ -29,6 +28,7 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'lib'))
 import mrinst  # noqa: E402
 import smtpinst  # noqa: E402
+from smtpsink import Peer  # noqa: E402
 from mrinst import IS_ROOT, CHECKOUT  # noqa: E402
 
 try:
@@ -41,96 +41,6 @@ except ImportError:
         dkim = None
 
 R = mrinst.Results()
-
-
-# --- a small SMTP sink (as in test_remote_queue.py) ------------------------------------------
-class Peer:
-    """An SMTP server on ip:25. rcpt(addr) -> reply line; data_delay: seconds before the
-    250 after DATA. Records one (sender, [rcpts], data) per transaction."""
-
-    def __init__(self, ip, rcpt=None, data_delay=0.0):
-        self.ip = ip
-        self.rcpt = rcpt or (lambda a: '250 2.1.5 ok')
-        self.data_delay = data_delay
-        self.transactions = []
-        self.lock = threading.Lock()
-        peer = self
-
-        class H(socketserver.StreamRequestHandler):
-            timeout = 30
-
-            def handle(self):
-                peer.session(self.rfile, self.wfile)
-
-        class S(socketserver.ThreadingTCPServer):
-            allow_reuse_address = True
-            daemon_threads = True
-
-        self.server = S((ip, 25), H)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def session(self, r, w):
-        def out(s):
-            w.write(s.encode() + b'\r\n')
-            w.flush()
-        out('220 peer ESMTP')
-        sender, rcpts = None, []
-        while True:
-            line = r.readline(2000)
-            if not line:
-                return
-            cmd = line.decode(errors='replace').rstrip('\r\n')
-            u = cmd.upper()
-            if u.startswith('EHLO'):
-                out('250-peer')
-                out('250-8BITMIME')
-                out('250 PIPELINING')
-            elif u.startswith('HELO'):
-                out('250 peer')
-            elif u.startswith('MAIL FROM:'):
-                sender, rcpts = cmd[10:].strip(), []
-                out('250 2.1.0 ok')
-            elif u.startswith('RCPT TO:'):
-                a = cmd[8:].strip().strip('<>')
-                rep = self.rcpt(a)
-                if rep.startswith('250'):
-                    rcpts.append(a)
-                out(rep)
-            elif u == 'DATA':
-                if not rcpts:
-                    out('554 5.5.1 no valid recipients')
-                    continue
-                out('354 go')
-                data = b''
-                while True:
-                    ln = r.readline(10000)
-                    if not ln or ln in (b'.\r\n', b'.\n'):
-                        break
-                    data += ln
-                if self.data_delay:
-                    time.sleep(self.data_delay)
-                with self.lock:
-                    self.transactions.append((sender, list(rcpts), data))
-                out('250 2.0.0 queued')
-            elif u == 'RSET':
-                sender, rcpts = None, []
-                out('250 ok')
-            elif u == 'QUIT':
-                out('221 bye')
-                return
-            else:
-                out('250 ok')
-
-    def rcpt_count(self, addr):
-        with self.lock:
-            return sum(1 for t in self.transactions if addr in t[1])
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 
 
 def rand_ip():
@@ -307,6 +217,10 @@ def main():
                 d = arrive(out)
                 R.check('smtp without AUTH to %s: delivered unsigned' % rcpt, d is not None and sig_tags(d) is None,
                         (d or b'')[:300])
+            # authenticated submission (mailroom-tlsd, AUTH PLAIN after STARTTLS, swaks): signed
+            t_submission(inst, arrive, dnsfunc)
+            R.check('one signer for all messages (no process per message)',
+                    inst.instance_procs('mailroom-dkimsign') == pids, str(inst.instance_procs('mailroom-dkimsign')))
             # a broken key defers the delivery (never sent unsigned), and says why
             os.makedirs(inst.path('control', 'dkim', 'bad.test'), exist_ok=True)
             mrinst.write_file(inst.path('control', 'dkim', 'bad.test', 'selector'), 'b1\n')
@@ -327,6 +241,32 @@ def main():
             except subprocess.TimeoutExpired:
                 dns.kill()
     R.exit()
+
+
+def t_submission(inst, arrive, dnsfunc):
+    if not shutil.which('swaks'):
+        R.skip('submission', 'swaks is not installed')
+        return
+    sub, pops = smtpinst.free_port(), smtpinst.free_port()
+    env = mrinst._make_env()
+    env.update(SUBMISSION_PORT=str(sub), POP3S_PORT=str(pops), SMTP_PORT=str(smtpinst.free_port()))
+    r = subprocess.run(['bash', os.path.join(CHECKOUT, 'lib/sh/setup.sh'), inst.home, inst.build],
+                       env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+    if not R.check('setup.sh again (submission)', r.returncode == 0, (r.stdout + r.stderr).decode(errors='replace')[-800:]):
+        return
+    st = os.stat(inst.path('control', 'dkim', 'example.test', 'key.pem'))
+    R.check('setup.sh again keeps key.pem mrdkim 0400', st.st_uid == pwd.getpwnam('mrdkim').pw_uid
+            and stat.S_IMODE(st.st_mode) == 0o400, oct(st.st_mode))
+    inst.start_daemon(['sh', inst.path('service', 'submission', 'run')], sub, logname='submission.log')
+    r = subprocess.run(['swaks', '--tls', '--server', '127.0.0.1', '--port', str(sub), '--auth', 'PLAIN',
+                        '--auth-user', 'demo', '--auth-password', 'demo', '--to', 'auth@remote.test',
+                        '--from', 'alice@example.test', '--timeout', '30', '--header', 'Subject: submitted'],
+                       capture_output=True, timeout=90, stdin=subprocess.DEVNULL)
+    R.check('submission: accepted', r.returncode == 0, r.stdout.decode(errors='replace')[-500:])
+    d = arrive('auth@remote.test', 30)
+    t = sig_tags(d or b'')
+    R.check('submission with AUTH: signed and dkimpy verifies', t is not None and t.get('d') == 'example.test'
+            and dkim.verify(d, dnsfunc=dnsfunc), (d or b'')[:400])
 
 
 def _try(f):

@@ -239,3 +239,15 @@ size_t dkim_base64(unsigned char const *s, size_t n, char *out)
   out[o] = 0;
   return o;
 }
+
+int dkim_name_ok(char const *d, size_t max)
+{
+  size_t n = strlen(d);
+  if (!n || n > max || d[0] == '.' || d[n - 1] == '.') return 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = d[i];
+    if (c == '.' && d[i + 1] == '.') return 0;
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return 0;
+  }
+  return 1;
+}

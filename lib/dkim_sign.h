@@ -45,6 +45,10 @@ extern size_t dkim_sig_head(char *out, size_t max, char const *alg, char const *
    at 72 columns, then LF; the new length, or 0 if it does not fit. */
 extern size_t dkim_sig_finish(char *out, size_t len, size_t max, char const *b64);
 
+/* 1 if d is a name mailroom uses for a DKIM domain or selector, and so in a path under
+   control/dkim/: lowercase letters, digits, '-' and '.', no empty label, 1..max bytes. */
+extern int dkim_name_ok(char const *d, size_t max);
+
 /* Standard base64 (RFC 4648) of s[0..n) into out (4 * ((n + 2) / 3) + 1 bytes), NUL-terminated. */
 extern size_t dkim_base64(unsigned char const *s, size_t n, char *out);
 #endif

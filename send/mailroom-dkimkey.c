@@ -16,24 +16,13 @@
 
 #include "auto_home.h"
 #include "dkim_crypto.h"
+#include "dkim_sign.h"
 #include "roles.h"
 
 #define USAGE "mailroom-dkimkey [ -t rsa|ed25519 ] [ -s selector ] [ -f ] domain"
 #define PUB_MAX 1024
 
 static _Noreturn void die_usage(void) { strerr_dieusage(100, USAGE); }
-
-static int name_ok(char const *d, size_t max)
-{
-  size_t n = strlen(d);
-  if (!n || n > max || d[0] == '.' || d[n - 1] == '.') return 0;
-  for (size_t i = 0; i < n; i++) {
-    char c = d[i];
-    if (c == '.' && d[i + 1] == '.') return 0;
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return 0;
-  }
-  return 1;
-}
 
 /* A directory of the key store: root:mrdkim 0750 as root, else ours 0700. */
 static void mkdir_owned(char const *d, struct passwd const *pw)
@@ -85,13 +74,13 @@ int main(int argc, char const *const *argv)
   if (argc != 1) die_usage();
   domain = argv[0];
   if (strcmp(type, "rsa") && strcmp(type, "ed25519")) strerr_dief2x(100, "unknown key type (rsa or ed25519): ", type);
-  if (!name_ok(domain, 253)) strerr_dief2x(100, "not a domain name (lowercase letters, digits, '-', '.'): ", domain);
+  if (!dkim_name_ok(domain, 253)) strerr_dief2x(100, "not a domain name (lowercase letters, digits, '-', '.'): ", domain);
   if (!selector[0]) {
     /* a dated selector (RFC 6376 3.1: rotation), one per key type */
     gmtime_r(&now, &tm);
     snprintf(selector, sizeof selector, "%s%04d%02d", type[0] == 'r' ? "rsa" : "ed", tm.tm_year + 1900, tm.tm_mon + 1);
   }
-  if (!name_ok(selector, 63)) strerr_dief2x(100, "not a selector (lowercase letters, digits, '-', '.'): ", selector);
+  if (!dkim_name_ok(selector, 63)) strerr_dief2x(100, "not a selector (lowercase letters, digits, '-', '.'): ", selector);
   if (chdir(auto_home) < 0) strerr_diefu2sys(111, "chdir to ", auto_home);
   if (!getuid()) {
     pw = getpwnam(ROLE_DKIM);

@@ -53,19 +53,6 @@ static _Noreturn void die_nomem(void) { strerr_dief1x(111, "out of memory"); }
 static _Noreturn void die_proto(char const *what) { strerr_dief2x(111, "protocol error from mailroom-send: ", what); }
 static _Noreturn void die_write(char const *to) { strerr_diefu2sys(111, "write to ", to); }
 
-/* A domain name we may use in a path: letters, digits, '-' and '.', no empty label. */
-static int domain_ok(char const *d)
-{
-  size_t n = strlen(d);
-  if (!n || n > DOMAIN_MAX || d[0] == '.' || d[n - 1] == '.') return 0;
-  for (size_t i = 0; i < n; i++) {
-    char c = d[i];
-    if (c == '.' && d[i + 1] == '.') return 0;
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return 0;
-  }
-  return 1;
-}
-
 static int same(struct stat const *a, struct stat const *b)
 {
   return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
@@ -82,7 +69,7 @@ static int key_for(struct signer *g, char const *d, struct key **out, char *why,
   ssize_t r;
   int fd;
   size_t n;
-  if (!domain_ok(d)) return 0;
+  if (!dkim_name_ok(d, DOMAIN_MAX)) return 0;
   snprintf(kf, sizeof kf, "control/dkim/%s/key.pem", d);
   snprintf(sf, sizeof sf, "control/dkim/%s/selector", d);
   if (stat(sf, &sst) < 0) {
@@ -114,7 +101,7 @@ static int key_for(struct signer *g, char const *d, struct key **out, char *why,
   n = (size_t)r;
   while (n && (sel[n - 1] == '\n' || sel[n - 1] == '\r' || sel[n - 1] == ' ')) n--;
   sel[n] = 0;
-  if (!domain_ok(sel) || n > SELECTOR_MAX) {
+  if (!dkim_name_ok(sel, SELECTOR_MAX)) {
     snprintf(why, whymax, "%s holds no usable selector (letters, digits, '-', '.': at most 63)", sf);
     return -1;
   }
