@@ -76,7 +76,7 @@ int dkim_origin(char const *hdr, size_t hn)
     if (!p) return DKIM_ORIGIN_LOCAL;
     p += sizeof smtpd - 1;
     while (p < f + len && *p >= '0' && *p <= '9') p++;
-    if (f + len - p < 7 || memcmp(p, ") with ", 7)) return DKIM_ORIGIN_NET;
+    if (f + len - p < 7 || memcmp(p, ") with ", 7) != 0) return DKIM_ORIGIN_NET;
     p += 7;
     w = p;
     while (p < f + len && ((*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9'))) p++;

@@ -550,7 +550,7 @@ static size_t getsig(int sigfd, char *buf)
     n += (size_t)r;
     if (n == SIGHEAD_MAX) return 0;
   }
-  if (n < 16 || memcmp(buf, "DKIM-Signature: ", 16) || buf[n - 1] != '\n') return 0;
+  if (n < 16 || memcmp(buf, "DKIM-Signature: ", 16) != 0 || buf[n - 1] != '\n') return 0;
   return n;
 }
 

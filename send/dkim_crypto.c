@@ -23,7 +23,7 @@ dkim_key *dkim_key_load(char const *fn)
   FILE *f = fopen(fn, "r");
   if (!f) return 0;
   k = PEM_read_PrivateKey(f, 0, 0, 0);
-  fclose(f);
+  (void)fclose(f); /* opened for reading: nothing to flush */
   if (!k) return (errno = EINVAL, (dkim_key *)0);
   if (!(EVP_PKEY_is_a(k, "ED25519") || (EVP_PKEY_is_a(k, "RSA") && EVP_PKEY_get_bits(k) >= 1024))) {
     EVP_PKEY_free(k);

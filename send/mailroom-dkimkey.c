@@ -73,7 +73,7 @@ int main(int argc, char const *const *argv)
   argv += l.ind;
   if (argc != 1) die_usage();
   domain = argv[0];
-  if (strcmp(type, "rsa") && strcmp(type, "ed25519")) strerr_dief2x(100, "unknown key type (rsa or ed25519): ", type);
+  if (strcmp(type, "rsa") != 0 && strcmp(type, "ed25519") != 0) strerr_dief2x(100, "unknown key type (rsa or ed25519): ", type);
   if (!dkim_name_ok(domain, 253)) strerr_dief2x(100, "not a domain name (lowercase letters, digits, '-', '.'): ", domain);
   if (!selector[0]) {
     /* a dated selector (RFC 6376 3.1: rotation), one per key type */

@@ -26,8 +26,8 @@
 #include "rspawn_proto.h"
 
 #define FDS_MAX 4
-#define HEAD_MAX (1024 * 1024) /* a header section longer than this is sent unsigned */
-#define CHUNK 65536
+#define HEAD_MAX ((size_t)1024 * 1024) /* a header section longer than this is sent unsigned */
+#define CHUNK ((size_t)65536)
 #define KEYS_MAX 64            /* domains whose keys are kept loaded */
 #define DOMAIN_MAX 253
 #define SELECTOR_MAX 63

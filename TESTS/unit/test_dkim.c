@@ -39,7 +39,11 @@ static char *slurp(size_t *n)
   *n = 0;
   while (b && (r = read(0, b + *n, cap - *n)) > 0) {
     *n += (size_t)r;
-    if (*n == cap && !(b = realloc(b, cap *= 2))) exit(111);
+    if (*n == cap) {
+      char *nb = realloc(b, cap *= 2);
+      if (!nb) exit(111);
+      b = nb;
+    }
   }
   return b;
 }
@@ -55,12 +59,12 @@ static int canon_mode(char const *what)
     /* in pieces of 7 bytes, so that a CR LF split over two feeds is exercised */
     for (size_t i = 0; i < n; i += 7) dkim_body_feed(&b, in + i, n - i < 7 ? n - i : 7, out, &k);
     dkim_body_end(&b, out, &k);
-    if (k.n) fwrite(k.s, 1, k.n, stdout);
+    if (k.n && fwrite(k.s, 1, k.n, stdout) != k.n) return 111;
   } else {
     char *o = malloc(n + 3);
     size_t m = o ? dkim_canon_header(in, n, o, 1) : 0;
     if (!m) return 100;
-    fwrite(o, 1, m, stdout);
+    if (fwrite(o, 1, m, stdout) != m) return 111;
   }
   return fflush(stdout) ? 111 : 0;
 }
@@ -134,7 +138,7 @@ static void t_tags(void)
   }
 }
 
-#define H(s) s, sizeof s - 1
+#define H(s) (s), sizeof(s) - 1
 static void t_sign(void)
 {
   char d[256], h[512];
@@ -169,7 +173,7 @@ static void t_sign(void)
   k.s = 0;
   k.n = k.cap = 0;
   {
-    size_t big = 60 * 6;
+    size_t big = (size_t)60 * 6;
     char *m = malloc(big);
     if (m) {
       for (size_t i = 0; i < 60; i++) memcpy(m + i * 6, "To: x\n", 6);
