@@ -51,6 +51,7 @@ static char *slurp(size_t *n)
 static int canon_mode(char const *what)
 {
   size_t n;
+  int rc = 0;
   char *in = slurp(&n);
   if (!in) return 111;
   if (!strcmp(what, "body")) {
@@ -59,14 +60,19 @@ static int canon_mode(char const *what)
     /* in pieces of 7 bytes, so that a CR LF split over two feeds is exercised */
     for (size_t i = 0; i < n; i += 7) dkim_body_feed(&b, in + i, n - i < 7 ? n - i : 7, out, &k);
     dkim_body_end(&b, out, &k);
-    if (k.n && fwrite(k.s, 1, k.n, stdout) != k.n) return 111;
+    if (k.n && fwrite(k.s, 1, k.n, stdout) != k.n) rc = 111;
+    free(k.s);
   } else {
     char *o = malloc(n + 3);
     size_t m = o ? dkim_canon_header(in, n, o, 1) : 0;
-    if (!m) return 100;
-    if (fwrite(o, 1, m, stdout) != m) return 111;
+    if (!m)
+      rc = 100;
+    else if (fwrite(o, 1, m, stdout) != m)
+      rc = 111;
+    free(o);
   }
-  return fflush(stdout) ? 111 : 0;
+  free(in);
+  return fflush(stdout) || rc ? (rc ? rc : 111) : 0;
 }
 
 static void body_is(char const *in, char const *want, int lf, char const *label)
