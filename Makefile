@@ -90,6 +90,10 @@ LIBS_mailroom-tlsd    := -ltls $(SKA)
 # mailroom-fetch (fetch/) injects through sendmail's path, queue/inject_qq.c: queue's
 # archive, then lib's again for what inject_qq.o needs from it; libtls for POP3S and STLS.
 LIBS_mailroom-fetch   := build/queue.a build/libmr.a -ltls $(SKA)
+# DKIM (issue 16): the signer and the key tool are the only programs on libcrypto itself
+# (send/dkim_crypto.c); nm shows no global symbol of it shared with skalibs.
+LIBS_mailroom-dkimsign := build/libmr.a -lcrypto $(SKA)
+LIBS_mailroom-dkimkey  := build/libmr.a -lcrypto $(SKA)
 
 FOLDERS := queue send local smtpd pop3d remote fetch
 PROGS := $(notdir $(basename $(foreach f,$(FOLDERS),$(wildcard $(f)/mailroom-*.c))))

@@ -10,4 +10,5 @@
 #define ROLE_TLSD "mrtlsd"     /* mailroom-tlsd after it loaded the key */
 #define ROLE_AUTH "mrauth"     /* the SMTP AUTH verifier: its group reads users/password.cdb */
 #define ROLE_FETCH "mrfetch"   /* mailroom-fetch: reads control/fetchaccounts, writes fetch/ */
+#define ROLE_DKIM "mrdkim"     /* mailroom-dkimsign: the only role that reads the DKIM keys */
 #endif

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -447,6 +448,7 @@ static void deliver(job *jb, smtpjob *sj, cache *kc)
       off += (unsigned long long)n;
     }
     msgconv_scanend(&mc);
+    msgconv_scan(&mc, sj->head, sj->headlen); /* the DKIM-Signature field sent on top */
     sj->wire = mc.wire;
     sj->eightbit = mc.eightbit;
   }
@@ -571,10 +573,13 @@ static int getcred(int fd, authcred *c)
   return r;
 }
 
-/* One job packet from rspawn with its message file (and, for a route with credentials, the
-   pipe that holds them): 1 and *fd, 0 at rspawn's end. A malformed packet is rspawn's bug:
-   the worker dies, rspawn reports the job. */
-static int getjob(char *pkt, size_t cap, struct rwjob *j, int *fd, authcred *cred, int *hascred)
+/* One job packet from rspawn with its message file and, as the route and the message have
+   them, the pipe that holds the route's credentials and the file of the message's
+   DKIM-Signature field (mailroom-dkimsign's). The extra descriptors are told apart by kind
+   (a pipe, a regular file), at most one of each. 1, *fd, *sigfd (-1 without one) and
+   *hascred, 0 at rspawn's end. A malformed packet is rspawn's bug: the worker dies, rspawn
+   reports the job. */
+static int getjob(char *pkt, size_t cap, struct rwjob *j, int *fd, int *sigfd, authcred *cred, int *hascred)
 {
   union {
     struct cmsghdr h;
@@ -597,18 +602,49 @@ static int getjob(char *pkt, size_t cap, struct rwjob *j, int *fd, authcred *cre
         memcpy(&fds[nfd++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
   if (!len && !nfd) return 0;
   *hascred = 0;
-  if ((nfd == 1 || nfd == 2) && !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) && rwjob_parse(pkt, (size_t)len, j) == 0) {
-    *fd = fds[0];
-    if (nfd == 1) return 1;
-    if (getcred(fds[1], cred) == 0) {
-      *hascred = 1;
-      return 1;
+  *sigfd = -1;
+  if (nfd >= 1 && nfd <= 3 && !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) && rwjob_parse(pkt, (size_t)len, j) == 0) {
+    int credfd = -1, bad = 0;
+    for (k = 1; k < nfd; k++) {
+      struct stat st;
+      if (fstat(fds[k], &st) < 0) bad = 1;
+      else if (S_ISFIFO(st.st_mode) && credfd < 0) credfd = fds[k];
+      else if (S_ISREG(st.st_mode) && *sigfd < 0) *sigfd = fds[k];
+      else bad = 1;
     }
-    close(fds[0]);
-    die(EX_TEMP, "protocol error in the credentials of a job from mailroom-rspawn");
+    if (!bad) {
+      *fd = fds[0];
+      if (credfd < 0) return 1;
+      if (getcred(credfd, cred) == 0) { /* getcred closes the pipe */
+        *hascred = 1;
+        return 1;
+      }
+      close(fds[0]);
+      if (*sigfd >= 0) close(*sigfd);
+      die(EX_TEMP, "protocol error in the credentials of a job from mailroom-rspawn");
+    }
   }
   for (k = 0; k < nfd; k++) close(fds[k]);
   die(EX_TEMP, "protocol error in a job from mailroom-rspawn");
+}
+
+/* The DKIM-Signature field from its file into buf (SIGHEAD_MAX): its length; 0 when the
+   file is unreadable, too long, or not one "DKIM-Signature:" field ending in LF (then the
+   job is deferred rather than sent unsigned or with a broken field). */
+#define SIGHEAD_MAX 8192
+static size_t getsig(int sigfd, char *buf)
+{
+  size_t n = 0;
+  for (;;) {
+    ssize_t r = pread(sigfd, buf + n, SIGHEAD_MAX - n, (off_t)n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return 0;
+    if (!r) break;
+    n += (size_t)r;
+    if (n == SIGHEAD_MAX) return 0;
+  }
+  if (n < 16 || memcmp(buf, "DKIM-Signature: ", 16) != 0 || buf[n - 1] != '\n') return 0;
+  return n;
 }
 
 /* -w: jobs from rspawn on fd 0 until it closes its end; between jobs, the kept session is
@@ -624,7 +660,8 @@ static int worker(void)
   for (;;) {
     struct pollfd p[2];
     nfds_t np = 1;
-    int timeout = -1, fd, hascred;
+    int timeout = -1, fd, sigfd, hascred;
+    static char sig[SIGHEAD_MAX];
     struct rwjob j;
     smtpjob sj;
     size_t n, m;
@@ -650,7 +687,7 @@ static int worker(void)
     /* an idle session has nothing to say: what comes is a 421 or the end of it */
     if (np == 2 && p[1].revents) smtp_close(&kc.s, 0);
     if (!p[0].revents) continue;
-    if (!getjob(pkt, sizeof pkt, &j, &fd, &cred, &hascred)) break;
+    if (!getjob(pkt, sizeof pkt, &j, &fd, &sigfd, &cred, &hascred)) break;
     memset(&jb, 0, sizeof jb);
     memset(&sj, 0, sizeof sj);
     jb.domain = j.domain;
@@ -661,7 +698,15 @@ static int worker(void)
     sj.fdmsg = fd;
     sj.msglen = j.len;
     jb.cred = hascred ? &cred : 0;
-    deliver(&jb, &sj, &kc);
+    if (sigfd >= 0) {
+      sj.head = sig;
+      sj.headlen = getsig(sigfd, sig);
+      close(sigfd);
+    }
+    if (sigfd >= 0 && !sj.headlen)
+      finish_all(&jb, 'Z', "the DKIM signature from mailroom-dkimsign is unreadable or malformed (#4.3.0)");
+    else
+      deliver(&jb, &sj, &kc);
     explicit_bzero(&cred, sizeof cred); /* a kept session needs no password any more */
     close(fd);
     n = records(&jb, rec);

@@ -323,6 +323,10 @@ static int sendmsg_data(conn *c, smtpjob const *j, char *why, size_t whymax)
   unsigned long long off = 0;
   size_t n;
   msgconv_init(&mc);
+  if (j->headlen && j->headlen <= MSGCHUNK) {
+    n = msgconv_data(&mc, j->head, j->headlen, out);
+    if (conn_put(c, out, n) < 0) return -1;
+  }
   while (off < j->msglen) {
     size_t want = j->msglen - off < MSGCHUNK ? (size_t)(j->msglen - off) : MSGCHUNK;
     ssize_t r = pread(j->fdmsg, in, want, (off_t)off);

@@ -17,6 +17,8 @@ typedef struct smtpjob_s {
   char const *rparams[RCPT_PARAMS_MAX];
   int fdmsg;                /* the message: bytes 0..msglen-1, read with pread */
   unsigned long long msglen;
+  char const *head;         /* sent before the message (the DKIM-Signature field, LF ends), */
+  size_t headlen;           /* at most MSGCHUNK bytes; 0 for none */
   unsigned long long wire;  /* its size on the wire (SIZE=) */
   int eightbit;             /* a byte >= 0x80 in it: BODY=8BITMIME needed */
   int utf8;                 /* a non-ASCII address: SMTPUTF8 needed */

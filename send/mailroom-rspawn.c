@@ -37,7 +37,7 @@
 #include "../remote/remote.h"
 #include "../remote/remote_wproto.h"
 
-#define FDS_MAX 4 /* SCM_RIGHTS room: more than one fd in a request is a protocol error */
+#define FDS_MAX 4 /* SCM_RIGHTS room: more than two fds in a request is a protocol error */
 /* Workers at once: busy ones never outnumber the slots, and an idle one is used before a
    new one starts, so only those retiring (closed, not yet reaped) come on top. */
 #define WORKERS_MAX RSPAWN_SLOTS
@@ -201,15 +201,17 @@ static int pick(struct rspawn *r, char const *domain, char const *tag)
   return best;
 }
 
-/* The job to worker k with the message file: 0, or -1 (the worker is gone). */
-static int hand(struct rspawn *r, unsigned k, size_t len, int msgfd, int credfd)
+/* The job to worker k with the message file and, as they exist, the file of its
+   DKIM-Signature field (sigfd) and the pipe of the route's credentials (credfd), else -1:
+   0, or -1 (the worker is gone). The worker tells the two apart by kind. */
+static int hand(struct rspawn *r, unsigned k, size_t len, int msgfd, int sigfd, int credfd)
 {
   union {
     struct cmsghdr h;
-    char b[CMSG_SPACE(2 * sizeof(int))];
+    char b[CMSG_SPACE(3 * sizeof(int))];
   } cm;
-  int fds[2] = { msgfd, credfd };
-  unsigned nfd = credfd >= 0 ? 2 : 1;
+  int fds[3] = { msgfd, sigfd >= 0 ? sigfd : credfd, credfd };
+  unsigned nfd = 1u + (sigfd >= 0) + (credfd >= 0);
   struct iovec iov = { .iov_base = r->wpkt, .iov_len = len };
   struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b,
                        .msg_controllen = CMSG_SPACE(nfd * sizeof(int)) };
@@ -269,7 +271,7 @@ static int cred_pipe(authcred const *c)
   return p[0];
 }
 
-static void start(struct rspawn *r, struct rreq const *q, int msgfd)
+static void start(struct rspawn *r, struct rreq const *q, int msgfd, int sigfd)
 {
   char const *domain = q->domain;
   size_t len = rwjob_pack(r->wpkt, sizeof r->wpkt, domain, q->sender, q->msglen, q->rcpt, q->n);
@@ -299,7 +301,7 @@ static void start(struct rspawn *r, struct rreq const *q, int msgfd)
       refuse(r, q->slot, q->n, 'Z', "4.3.0 mailroom-rspawn was unable to make a pipe for the credentials");
       break;
     }
-    if (hand(r, (unsigned)k, len, msgfd, credfd) < 0) {
+    if (hand(r, (unsigned)k, len, msgfd, sigfd, credfd) < 0) {
       if (credfd >= 0) close(credfd);
       credfd = -1;
       warn_worker(&r->w[k], "did not take a job: replaced");
@@ -352,10 +354,11 @@ static void request(struct rspawn *r)
     return;
   }
   if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) die_proto("packet or ancillary data too long");
-  if (nfd != 1) die_proto("not exactly one file descriptor");
+  /* the message file, and the DKIM signature's file when mailroom-dkimsign signed it */
+  if (nfd != 1 && nfd != 2) die_proto("not one or two file descriptors");
   if (rreq_parse(r->pkt, (size_t)len, &q) < 0) die_proto("malformed packet");
   if (r->slot[q.slot].busy) die_proto("slot in use");
-  start(r, &q, fds[0]);
+  start(r, &q, fds[0], nfd == 2 ? fds[1] : -1);
   closefds(fds, nfd); /* the worker has its own copy */
 }
 

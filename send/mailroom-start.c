@@ -6,13 +6,17 @@
    socket carries the message files, which mrremote could not open: INTERNALS.md), and
    control/smtproutes-auth, root's smarthost credentials, opened as root and given to rspawn
    on fd 3 (nothing else of it is readable by mrremote). Run by an ordinary user, every
-   program stays that user. stdout and stderr are the log, inherited by all three. */
+   program stays that user. stdout and stderr are the log, inherited by all three.
+   With control/dkim/ (DKIM keys) and bin/mailroom-dkimsign, the signer sits in the remote
+   channel as mrdkim: send's socket goes to it (its fd 0), and a second pair joins it (fd 3)
+   to rspawn (INTERNALS.md, "DKIM signing"). */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <skalibs/strerr.h>
 #include "auto_home.h"
@@ -100,6 +104,23 @@ static void spawner(char const *prog, char const *role, int req[2], int rep[2], 
   if (!sock) close(rep[1]);
 }
 
+/* The DKIM signer as mrdkim, between send (sock, its fd 0) and rspawn (toward, its fd 3). */
+static void signer(int sock, int toward)
+{
+  pid_t pid = fork();
+  if (pid < 0) die_fork();
+  if (!pid) {
+    char path[1024];
+    become(ROLE_DKIM);
+    if (dup2(sock, 0) < 0 || dup2(toward, 3) < 0) _exit(111);
+    snprintf(path, sizeof path, "%s/bin/mailroom-dkimsign", auto_home);
+    execl(path, "mailroom-dkimsign", (char *)0);
+    strerr_diefu2sys(111, "run ", path);
+  }
+  close(sock);
+  close(toward);
+}
+
 int main(void)
 {
   char path[1024];
@@ -109,8 +130,17 @@ int main(void)
   spawner("mailroom-lspawn", 0, lreq, lrep, 0, 0);
   snprintf(path, sizeof path, "%s/bin/mailroom-rspawn", auto_home);
   if (access(path, X_OK) == 0) {
+    struct stat st;
     hisocket(rsock);
-    spawner("mailroom-rspawn", ROLE_REMOTE, rreq, rrep, rsock, "control/smtproutes-auth");
+    snprintf(path, sizeof path, "%s/bin/mailroom-dkimsign", auto_home);
+    if (stat("control/dkim", &st) == 0 && S_ISDIR(st.st_mode) && access(path, X_OK) == 0) {
+      int dsock[2];
+      hisocket(dsock);
+      spawner("mailroom-rspawn", ROLE_REMOTE, rreq, rrep, dsock, "control/smtproutes-auth");
+      signer(rsock[1], dsock[0]);
+      rreq[1] = rrep[0] = rsock[0];
+    } else
+      spawner("mailroom-rspawn", ROLE_REMOTE, rreq, rrep, rsock, "control/smtproutes-auth");
   } else rreq[1] = rrep[0] = -1;
   null = open("/dev/null", O_RDONLY);
   if (null < 0 || dup2(null, 0) < 0) strerr_diefu1sys(111, "open /dev/null");

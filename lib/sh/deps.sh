@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")/../.."
 
-pkgs="skalibs-dev libcdb-dev tinycdb ucspi-tcp-ipv6 daemontools python3 procps curl swaks clang libclang-rt-14-dev xinetd libwrap0 libbsd0 libevent-2.1-7 fetchmail mpop checkpw dnsmasq-base util-linux iproute2 libtls-dev openssl dovecot-pop3d runit chromium groff man-db cppcheck clang-tidy"
+pkgs="skalibs-dev libcdb-dev tinycdb ucspi-tcp-ipv6 daemontools python3 procps curl swaks clang libclang-rt-14-dev xinetd libwrap0 libbsd0 libevent-2.1-7 fetchmail mpop checkpw dnsmasq-base util-linux iproute2 libtls-dev openssl dovecot-pop3d runit chromium groff man-db cppcheck clang-tidy libssl-dev python3-dkim"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
