@@ -75,7 +75,9 @@ LIBS_mailroom-qstat   := $(CDB) $(SKA)
 LIBS_mailroom-qread   := $(CDB) $(SKA)
 LIBS_mailroom-qctl    := $(CDB) $(SKA)
 LIBS_mailroom-qcheck  := $(CDB) $(SKA)
-LIBS_mailroom-showctl := $(CDB) $(SKA)
+# showctl checks smtproutes with mailroom-remote's own parser (build/remote.a, libc only)
+LIBS_mailroom-showctl := build/remote.a $(CDB) $(SKA)
+build/bin/mailroom-showctl: build/remote.a
 LIBS_mailroom-report  := $(SKA) -lm
 # mailroom-remote is the libowfat program (its DNS resolver): never skalibs with it. Only
 # remote/ sees libowfat's headers; its pure modules use libc alone, so unit tests and fuzz

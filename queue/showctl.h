@@ -15,6 +15,7 @@ enum sc_kind {
   SC_TLSDOMS,  /* control/tlsdomains */
   SC_SECRET,   /* a key or credentials: shown as present, never read; not for others */
   SC_FILE,     /* another file a program reads whole (a certificate, tcprules source) */
+  SC_DIR,      /* a folder of files for one role (dkim keys): closed to others */
   SC_CDB       /* made from another file (source): must not be older than it */
 };
 

@@ -16,6 +16,7 @@
 #include "showctl.h"
 #include "vdomain.h"
 #include "vdomain_db.h"
+#include "../remote/remote.h"
 
 #define PATH_LEN 128
 #define TEXT_LEN 1400
@@ -168,6 +169,21 @@ static int check_vdomline(struct lines *l, char const *s, size_t n, unsigned lon
 }
 
 /* "[literal]" or a host name or a bare address, then ":port" for a name or literal */
+/* The line's options as mailroom-remote reads them (remote/remote_routes.c): the line alone
+   looked up with a domain its key takes. 1 when that parser refuses the line. */
+static int route_options_bad(char const *s, size_t n, size_t keylen)
+{
+  char line[CONTROL_LINE_MAX + 1], dom[300];
+  route rt;
+  if (n > CONTROL_LINE_MAX || keylen + 2 > sizeof dom) return 0; /* the other checks say so */
+  memcpy(line, s, n);
+  line[n] = 0;
+  if (!keylen) snprintf(dom, sizeof dom, "any.invalid");
+  else if (s[0] == '.') snprintf(dom, sizeof dom, "a%.*s", (int)keylen, s);
+  else snprintf(dom, sizeof dom, "%.*s", (int)keylen, s);
+  return routes_find(line, n + 1, dom, &rt) < 0;
+}
+
 static int check_routeline(struct lines *l, char const *s, size_t n, unsigned long lineno)
 {
   char host[300];
@@ -176,6 +192,13 @@ static int check_routeline(struct lines *l, char const *s, size_t n, unsigned lo
   size_t hl;
   unsigned char ip[16];
   if (!c) return (sc_mistake(l->r, l->name, lineno, "missing ':' between the domain and the relay"), 0);
+  if (route_options_bad(s, n, (size_t)(c - s)))
+    sc_mistake(l->r, l->name, lineno, "an unknown or malformed option (smtps, verify, auth=NAME), or options without a relay");
+  for (char const *b = c; b < end; b++)
+    if (*b == ' ' || *b == '\t') {
+      end = b; /* the options, checked above by mailroom-remote's own parser */
+      break;
+    }
   if (c > s && vdomain_checkdomain(s[0] == '.' ? s + 1 : s, (size_t)(c - s) - (s[0] == '.'), &why) < 0)
     sc_mistake(l->r, l->name, lineno, "bad domain: %s", why);
   relay = c + 1;
@@ -341,6 +364,12 @@ static void check_entry(struct sc_report *r, struct sc_entry *e, struct lines *v
     case SC_FILE:
       if (!(e->value = strdup(S_ISREG(st.st_mode) ? "(present)" : "(not a regular file)"))) qt_die_nomem();
       if (!S_ISREG(st.st_mode)) sc_mistake(r, e->f->name, 0, "not a regular file");
+      break;
+    case SC_DIR:
+      if (!(e->value = strdup(S_ISDIR(st.st_mode) ? "(a folder)" : "(not a folder)"))) qt_die_nomem();
+      if (!S_ISDIR(st.st_mode)) sc_mistake(r, e->f->name, 0, "not a folder");
+      else if (st.st_mode & 007)
+        sc_mistake(r, e->f->name, 0, "open to others (mode %04o): it holds private keys", (unsigned)(st.st_mode & 07777));
       break;
     case SC_CDB: check_cdb(r, e, &st); break;
   }

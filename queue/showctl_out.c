@@ -11,7 +11,7 @@ static void put_value(struct sc_entry const *e)
     if (e->f->kind == SC_NUM) qt_putf(buffer_1, " (default %lu)", e->f->def);
     return;
   }
-  if (e->f->kind == SC_SECRET || e->f->kind == SC_FILE || e->f->kind == SC_CDB) {
+  if (e->f->kind == SC_SECRET || e->f->kind == SC_FILE || e->f->kind == SC_DIR || e->f->kind == SC_CDB) {
     qt_put(buffer_1, v);
     return;
   }
