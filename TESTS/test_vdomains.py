@@ -272,7 +272,20 @@ def test_text_and_corrupt(inst):
         c.cmd('MAIL FROM:<x@example.org>')
         expect('a corrupt cdb: 451 4.3.0, not 550', session_rcpt(inst, c, 'info@b.example'), 451, '4.3.0')
         c.cmd('QUIT')
+    # mailroom-send with a corrupt cdb: the message waits in queue/new, never set aside
+    before = len(inst.maildir_files('carol'))
+    r = inst.sendmail(['-f', 'tester@example.org', 'info@b.example'], msg('sm-corrupt', 'info@b.example'))
+    R.check('sendmail with a corrupt cdb: accepted (exit 0)', r.returncode == 0, r.stderr)
+    waited = mrinst.wait_until(lambda: 'will try again' in inst.log() or None, 10 * mrinst.SLOW)
+    q = inst.queue_files()
+    R.check('send with a corrupt cdb: "will try again", the message stays in queue/new, none in queue/bad',
+            waited and len(q['new']) == 1 and not os.listdir(inst.path('queue', 'bad')) and
+            len(inst.maildir_files('carol')) == before, '%s %s' % (q, inst.log()[-600:]))
     mrinst.write_file(cdb, good, 0o644)
+    r = inst.sendmail(['-f', 'tester@example.org', 'sales@b.example'], msg('sm-after', 'sales@b.example'))
+    n, _ = inst.wait_for(before + 1, 20 * mrinst.SLOW, 'carol')
+    R.check('the cdb mended: the waiting message is delivered at the next pick-up', n == before + 1 and
+            'sm-corrupt' in subjects(inst, 'carol'), subjects(inst, 'carol'))
 
 
 def main():
