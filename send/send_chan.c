@@ -97,40 +97,29 @@ static char const *domain_of(char const *addr)
   return at ? at + 1 : "";
 }
 
-/* A remote job that can start: its domain has room. Takes the message's other due
-   recipients of that domain along (up to RSPAWN_RCPT_MAX), opens the message file and
-   sends the request. */
-/* The parameter records of the envelope as ESMTP parameters (rspawn_proto.h). */
-static char const *const mnames[][2] = { { "R", "RET=" }, { "E", "ENVID=" }, { "A", "AUTH=" } };
-static char const *const rnames[][2] = { { "N", "NOTIFY=" }, { "O", "ORCPT=" } };
-static int mparams(char const *env, char letter, char const **v)
+/* The envelope's parameter records of an address as the ESMTP words of its field
+   (rspawn_proto.h): addr (the sender when sender, else a recipient as envelope_next gave it)
+   and, when it has records, LF and the words, into buf; addr itself when it has none. */
+static char const *field(char *buf, size_t max, char const *env, char const *addr, int sender)
 {
-  return !!(*v = envelope_mparam(env, letter));
-}
-static int rparams(char const *rcpt, char letter, char const **v)
-{
-  return !!(*v = envelope_rparam(rcpt, letter));
-}
-
-/* addr, and when the envelope has parameters for it, LF and them, into buf. */
-static char const *withparams(char *buf, size_t max, char const *addr, int (*get)(char const *, char, char const **),
-                              char const *where)
-{
-  char const *const(*names)[2] = get == mparams ? mnames : rnames;
-  unsigned nn = get == mparams ? 3 : 2, any = 0;
   size_t w = strlen(addr);
+  int any = 0;
   if (w >= max) return addr;
   memcpy(buf, addr, w + 1);
-  for (unsigned k = 0; k < nn; k++) {
-    char const *v;
-    if (!get(where, names[k][0][0], &v)) continue;
-    w += (size_t)snprintf(buf + w, max - w, "%s%s%s", any ? " " : "\n", names[k][1], v);
+  for (char const *l = sender ? "REA" : "NO"; *l; l++) {
+    char const *v = sender ? envelope_mparam(env, *l) : envelope_rparam(addr, *l);
+    char const *kw = *l == 'R' ? "RET=" : *l == 'E' ? "ENVID=" : *l == 'A' ? "AUTH=" : *l == 'N' ? "NOTIFY=" : "ORCPT=";
+    if (!v) continue;
+    w += (size_t)snprintf(buf + w, max - w, "%s%s%s", any ? " " : "\n", kw, v);
     if (w >= max) return addr; /* cannot happen: max holds every record at its longest */
     any = 1;
   }
-  return buf;
+  return any ? buf : addr;
 }
 
+/* A remote job that can start: its domain has room. Takes the message's other due
+   recipients of that domain along (up to RSPAWN_RCPT_MAX), opens the message file and
+   sends the request. */
 static void remote_start(struct send *s, struct chan *c, struct job j, struct domain *d, time_t now)
 {
   static char pkt[RSPAWN_PACKET_MAX];
@@ -151,8 +140,8 @@ static void remote_start(struct send *s, struct chan *c, struct job j, struct do
     if (u != j.i && m->chan[u] == 'R' && m->state[u] == 'T' && !m->flight[u] && m->nexttry[u] <= now &&
         !strcasecmp(domain_of(m->rcpt[u]), dom))
       b[n++] = u;
-  for (unsigned u = 0; u < n; u++) rc[u] = withparams(fields[u], sizeof fields[u], m->rcpt[b[u]], rparams, m->rcpt[b[u]]);
-  sender = withparams(sfield, sizeof sfield, m->env + 1, mparams, m->env);
+  for (unsigned u = 0; u < n; u++) rc[u] = field(fields[u], sizeof fields[u], m->env, m->rcpt[b[u]], 0);
+  sender = field(sfield, sizeof sfield, m->env, m->env + 1, 1);
   len = rreq_pack(pkt, sizeof pkt, k, m->id, m->msglen, sender, rc, n);
   /* long addresses with their parameters may not all fit in one packet: fewer do */
   while (!len && n > 1) len = rreq_pack(pkt, sizeof pkt, k, m->id, m->msglen, sender, rc, --n);
