@@ -29,7 +29,6 @@ import glob
 import os
 import random
 import shutil
-import socket
 import ssl
 import stat
 import subprocess
