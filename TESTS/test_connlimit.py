@@ -170,6 +170,23 @@ def per_client(inst, port, svc, folder, prog):
     finally:
         for s in socks:
             s.close()
+    if svc == 'smtpd':
+        # 127.0.0.1 has RELAYCLIENT in the setup's smtp.rules: no per-client limit
+        socks = []
+        try:
+            for i in range(PERCLIENT + 5):
+                s = connect_from('127.0.0.1', port)
+                socks.append(s)
+                g = first_line(s)
+                if not g.startswith(b'220'):
+                    break
+            R.check('smtpd: a RELAYCLIENT address is not limited per client (%d sessions)' % (PERCLIENT + 5),
+                    g.startswith(b'220') and len(socks) == PERCLIENT + 5, 'session %d: %r' % (len(socks), g))
+            n = held_slots(folder, 'v4-7f000001')
+            R.check('smtpd: ... but its sessions hold slots (count for the load)', n == PERCLIENT + 5, 'held %d' % n)
+        finally:
+            for s in socks:
+                s.close()
     mrinst.wait_until(lambda: held_slots(folder) == 0, 5 * SLOW)
 
 

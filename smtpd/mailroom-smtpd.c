@@ -120,7 +120,7 @@ int main(void)
   if (!cf.timeout || cf.timeout > 86400) cf.timeout = SMTPD_TIMEOUT_DEFAULT;
   client_ip(cf.ip, sizeof cf.ip);
   /* before any other work: a client over its limit costs one slot try and a reply */
-  r = smtpd_limit_start(&lim, cf.ip);
+  r = smtpd_limit_start(&lim, cf.ip, !!getenv("RELAYCLIENT"));
   if (r < 0) die_control(SMTPD_LIMITS);
   if (r > 0) die_perclient();
 

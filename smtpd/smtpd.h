@@ -293,10 +293,11 @@ struct smtpd_limit_s {
   char const *ip;
   int on;             /* a slot is held: the limits apply */
 };
-/* Reads control/smtpdlimits and takes the client's slot. 0 go on (l->on says whether the
+/* Reads control/smtpdlimits and takes the client's slot (trusted: RELAYCLIENT, no
+   per-client limit, the slot still counts for overload mode). 0 go on (l->on says whether the
    limits apply: not without SMTPD_SLOTS or a client address), 1 the client holds its
    limit already (logged: reply 421 and end), -1 the control file is bad (logged; errno). */
-extern int smtpd_limit_start(smtpd_limit *l, char const *ip);
+extern int smtpd_limit_start(smtpd_limit *l, char const *ip, int trusted);
 /* At the session's end: logs a bound that ended it, gives the slot back, leaves overload
    mode when the load has fallen. */
 extern void smtpd_limit_end(smtpd_limit *l);

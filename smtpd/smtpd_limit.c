@@ -16,7 +16,7 @@ static int overloaded(void *ctx)
   return connslot_check(l->slot.dirfd, &l->c, "smtpd");
 }
 
-int smtpd_limit_start(smtpd_limit *l, char const *ip)
+int smtpd_limit_start(smtpd_limit *l, char const *ip, int trusted)
 {
   static struct connlimit const def = CONNLIMIT_DEFAULTS;
   unsigned int line;
@@ -33,7 +33,9 @@ int smtpd_limit_start(smtpd_limit *l, char const *ip)
   connbound_init(&l->b, &l->c, 0, 0);
   /* no client address (a pipe, a test): nothing to count it under */
   if (connlimit_key(ip, &l->c, l->key) < 0) return 0;
-  r = connslot_take(&l->slot, SMTPD_SLOTS, l->key, l->c.perclient);
+  /* a trusted client (RELAYCLIENT: the instance's own hosts, Postfix's mynetworks
+     exception) is counted for the load but never refused */
+  r = connslot_take(&l->slot, SMTPD_SLOTS, l->key, trusted ? 0 : l->c.perclient);
   if (r < 0) {
     int e = errno;
     if (e != ENOENT) connslot_log("mailroom-smtpd: warning: unable to take a slot in %s: %s: no connection limits", SMTPD_SLOTS, strerror(e));
