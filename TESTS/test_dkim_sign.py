@@ -195,6 +195,19 @@ def main():
             r = inst.sendmail(['-f', 'alice@example.test', 'long@remote.test'], m.encode())
             d = arrive('long@remote.test')
             R.check('folded and 8-bit: dkimpy verifies', d is not None and dkim.verify(d, dnsfunc=dnsfunc), (d or b'')[:200])
+            # a header section of 60 KB (the injector's limit is 64 KiB; the signer reads it in 16 KiB steps), and a message with no body at all
+            m = msg('alice@example.test', 'bighead@remote.test', 'big header')
+            m = m.replace('MIME-Version', ''.join('Comments: %05d %s\n' % (i, 'y' * 70) for i in range(750)) + 'MIME-Version')
+            r = inst.sendmail(['-f', 'alice@example.test', 'bighead@remote.test'], m.encode())
+            R.check('60 KB header: sendmail', r.returncode == 0, r.stderr.decode(errors='replace'))
+            d = arrive('bighead@remote.test')
+            R.check('60 KB header: dkimpy verifies', d is not None and sig_tags(d) is not None and dkim.verify(d, dnsfunc=dnsfunc),
+                    (d or b'')[:200])
+            m = msg('alice@example.test', 'nobody@remote.test', 'no body').split('\n\n')[0] + '\n'
+            inst.sendmail(['-f', 'alice@example.test', 'nobody@remote.test'], m.encode())
+            d = arrive('nobody@remote.test')
+            R.check('no body: dkimpy verifies', d is not None and sig_tags(d) is not None and dkim.verify(d, dnsfunc=dnsfunc),
+                    (d or b'')[:200])
             # no key for the domain: sent unsigned
             inst.sendmail(['-f', 'x@nokey.test', 'nokey@remote.test'], msg('x@nokey.test', 'nokey@remote.test', 'nokey'))
             d = arrive('nokey@remote.test')

@@ -28,6 +28,7 @@
 #define FDS_MAX 4
 #define HEAD_MAX ((size_t)1024 * 1024) /* a header section longer than this is sent unsigned */
 #define CHUNK ((size_t)65536)
+#define HEAD_STEP ((size_t)16384) /* the header is read in steps of this, up to its end */
 #define KEYS_MAX 64            /* domains whose keys are kept loaded */
 #define DOMAIN_MAX 253
 #define SELECTOR_MAX 63
@@ -167,9 +168,16 @@ static ssize_t sign(struct signer *g, struct rreq const *q, int fd, char *field,
   int r = 0;
   size_t sl, cn;
   b.lf = 1; /* the queue's form, as mailroom-remote sends it */
-  have = len < HEAD_MAX ? (size_t)len : HEAD_MAX;
-  if (readat(fd, g->head, have, 0, why, whymax) < 0) return -1;
-  hend = dkim_header_end(g->head, have, &body);
+  /* the header section, read a chunk at a time until its end: mail that is not signed costs
+     a read of its header, not of its first MiB */
+  have = 0;
+  for (size_t lim = len < HEAD_MAX ? (size_t)len : HEAD_MAX;;) {
+    size_t n = lim - have < HEAD_STEP ? lim - have : HEAD_STEP;
+    if (readat(fd, g->head + have, n, have, why, whymax) < 0) return -1;
+    have += n;
+    hend = dkim_header_end(g->head, have, &body);
+    if (hend < have || have == lim) break;
+  }
   if (hend == have && have < len) {
     strerr_warnw3x("msg ", q->id, ": not signed: its header section is over 1 MiB");
     return 0;

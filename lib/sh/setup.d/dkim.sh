@@ -13,6 +13,10 @@ dkim_setup() {
       say "created user mrdkim"
     fi
     [ "$(id -u mrdkim)" != 0 ] || die "role user mrdkim has uid 0"
+    # mrdkim needs no other role's files: in particular not users/password.cdb
+    for g in $(id -Gn mrdkim); do
+      [ "$g" = mrauth ] && die "user mrdkim is in group mrauth: it must not read users/password.cdb (gpasswd -d mrdkim mrauth)"
+    done
     # the group mrdkim opens control/dkim/: no other role may be in it
     for r in mrqueue mrsend mrremote mrsmtpd mrlog mrmail mrtlsd mrauth mrfetch; do
       id -u "$r" >/dev/null 2>&1 || continue
