@@ -168,22 +168,28 @@ static int check_vdomline(struct lines *l, char const *s, size_t n, unsigned lon
   return 0;
 }
 
-/* "[literal]" or a host name or a bare address, then ":port" for a name or literal */
-/* The line's options as mailroom-remote reads them (remote/remote_routes.c): the line alone
-   looked up with a domain its key takes. 1 when that parser refuses the line. */
+/* The options of a route line as mailroom-remote reads them (remote/remote_routes.c), put
+   behind a relay that is surely well-formed: 1 when that parser refuses them. */
 static int route_options_bad(char const *s, size_t n, size_t keylen)
 {
-  char line[CONTROL_LINE_MAX + 1], dom[300];
+  char line[CONTROL_LINE_MAX + 64], dom[300];
+  char const *opt = 0;
   route rt;
+  int w;
+  for (size_t i = keylen + 1; i < n && !opt; i++)
+    if (s[i] == ' ' || s[i] == '\t') opt = s + i;
+  if (!opt) return 0;                       /* no options: the host and port checks say the rest */
+  if (opt == s + keylen + 1) return 1;      /* options on a route without a relay */
   if (n > CONTROL_LINE_MAX || keylen + 2 > sizeof dom) return 0; /* the other checks say so */
-  memcpy(line, s, n);
-  line[n] = 0;
+  w = snprintf(line, sizeof line, "%.*s:relay.invalid%.*s", (int)keylen, s, (int)(s + n - opt), opt);
+  if (w < 0 || (size_t)w >= sizeof line) return 0;
   if (!keylen) snprintf(dom, sizeof dom, "any.invalid");
   else if (s[0] == '.') snprintf(dom, sizeof dom, "a%.*s", (int)keylen, s);
   else snprintf(dom, sizeof dom, "%.*s", (int)keylen, s);
-  return routes_find(line, n + 1, dom, &rt) < 0;
+  return routes_find(line, (size_t)w + 1, dom, &rt) < 0;
 }
 
+/* "[literal]" or a host name or a bare address, then ":port" for a name or literal */
 static int check_routeline(struct lines *l, char const *s, size_t n, unsigned long lineno)
 {
   char host[300];

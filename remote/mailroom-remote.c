@@ -607,10 +607,10 @@ static int getjob(char *pkt, size_t cap, struct rwjob *j, int *fd, int *sigfd, a
     int credfd = -1, bad = 0;
     for (k = 1; k < nfd; k++) {
       struct stat st;
-      if (fstat(fds[k], &st) < 0) bad = 1;
-      else if (S_ISFIFO(st.st_mode) && credfd < 0) credfd = fds[k];
-      else if (S_ISREG(st.st_mode) && *sigfd < 0) *sigfd = fds[k];
-      else bad = 1;
+      int ok = fstat(fds[k], &st) == 0;
+      if (ok && S_ISFIFO(st.st_mode) && credfd < 0) credfd = fds[k];
+      else if (ok && S_ISREG(st.st_mode) && *sigfd < 0) *sigfd = fds[k];
+      else bad = 1; /* unreadable, of another kind, or a second of one kind */
     }
     if (!bad) {
       *fd = fds[0];
