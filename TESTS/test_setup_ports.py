@@ -16,11 +16,13 @@ a DNS server the test runs; runs setup twice; then checks:
 
 import os
 import random
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.dont_write_bytecode = True
@@ -235,6 +237,25 @@ def test_off(inst, conf):
             and os.path.exists(inst.path('service', 'pop3d', 'banner')), out[-300:])
 
 
+def test_closed_parent(inst):
+    """As root, a home below a folder closed to others (a checkout in /root, a mktemp -d folder)
+    is refused before anything is made: the role users could not reach it."""
+    if os.getuid() != 0:
+        R.skip('closed parent: setup refuses it', 'not root: no role users')
+        return
+    top = tempfile.mkdtemp(prefix='mrclosed.', dir='/tmp')  # mode 0700
+    try:
+        home = os.path.join(top, 'inst')
+        r = subprocess.run(['bash', os.path.join(CHECKOUT, 'lib/sh/setup.sh'), home, inst.build], env=clean_env(),
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        out = (r.stdout + r.stderr).decode(errors='replace')
+        R.check('closed parent: setup exits 100 and names the folder and the fix',
+                r.returncode == 100 and top in out and 'closed to others' in out and 'chmod o+x' in out, out[-500:])
+        R.check('closed parent: nothing was made', not os.path.exists(home), str(os.listdir(top)))
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
 def main():
     dnsip = rand_loopback()
     queries = []
@@ -264,6 +285,7 @@ def main():
             R.run('env override', test_env_override, inst, conf, first)
             R.run('bad values', test_bad_values, inst, conf)
             R.run('off', test_off, inst, conf)
+            R.run('closed parent', test_closed_parent, inst)
     finally:
         dns.stop()
     R.check('DNS: only the domain mailed to was asked', queries and all(q[0].endswith('far.example') for q in queries), queries)

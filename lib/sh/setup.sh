@@ -41,6 +41,17 @@ svc_env
 
 if [ "$(id -u)" = 0 ]; then
   root=1
+  # Every role user must reach the home: a folder above it closed to others (a checkout in
+  # /root, or in a mktemp -d folder, 0700) would leave each service failing with "access
+  # denied" in a loop, so say it once here instead, before anything is made.
+  d=$home
+  while d=$(dirname "$d") && [ "$d" != / ]; do
+    [ -d "$d" ] || continue
+    perm=$(stat -c %a "$d")
+    if (( (8#$perm & 1) == 0 )); then
+      die "$d (mode $perm) is closed to others: the role users cannot reach $home. Pick a home they can reach (MAILROOM_HOME=/var/mailroom make run), or open it: chmod o+x $d"
+    fi
+  done
 else
   root=0
   me=$(id -un)
