@@ -223,7 +223,7 @@ int qt_load(struct qt_list *l, struct qt_cf const *cf)
     } else
       k++;
   }
-  qsort(l->m, l->n, sizeof *l->m, cmp);
+  if (l->n > 1) qsort(l->m, l->n, sizeof *l->m, cmp); /* an empty queue has no array: qsort wants one */
   return 0;
 }
 
