@@ -44,7 +44,9 @@ OVERLOAD_TIMEOUT = 3
 KNOBS = ('# test limits\nperclient %d\nsessions 300\noverload 50\noverloadtimeout %d\nsessiontime 300\n'
          'minrate 20\nrategrace 4\n' % (PERCLIENT, OVERLOAD_TIMEOUT))
 GREETING_MAX = 15.0
-LEGIT = 100
+# The sanitized run moves less mail (TESTS/run.sh): its smtpd is several times slower, and
+# the flood's clients reconnect all the while, so 100 legitimate sessions took 570 s there.
+LEGIT = 20 if os.environ.get('MRTEST_SANITIZE') == '1' else 100
 
 
 def held_slots(folder, prefix='v'):
