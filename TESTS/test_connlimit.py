@@ -9,7 +9,7 @@ control/smtpdlimits and control/pop3dlimits set for a short test:
 - a flood from 127.0.0.0/8 addresses the test binds (200 idle connections from one
   address, 200 from 100 others, 50 slowloris clients dripping DATA, or a POP3 command)
   puts the service into overload mode; meanwhile a legitimate client from another address
-  sends 100 messages with smtplib (then fetches them with poplib): every greeting within
+  sends 100 messages (20 under SANITIZE=1) with smtplib (then fetches them with poplib): every greeting within
   15 s, all 100 delivered (fetched); the greeting latencies and the refusals by reason are
   printed;
 - after the flood the service leaves overload mode and a session may idle longer than
