@@ -1,5 +1,5 @@
-"""A small SMTP server on IP:25 with a policy, for the remote-delivery tests (the same as
-test_remote_queue.py's own Peer, which can move here): records each transaction."""
+"""A small SMTP server on IP:25 with a policy, for the remote-delivery tests
+(test_remote_queue.py, test_dkim_sign.py): records each transaction."""
 
 import socketserver
 import threading
